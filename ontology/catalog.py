@@ -5,9 +5,8 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
-from types import MappingProxyType
 
 from kpi_context.ontology.model import CatalogManifest, KpiDefinition
 
@@ -20,8 +19,6 @@ class Catalog:
     manifest: CatalogManifest
     kpis: Mapping[str, KpiDefinition]
     content_hash: str
-    imported: Mapping[str, KpiDefinition] = field(default_factory=lambda: MappingProxyType({}))
-    """Definitions brought in from another ontology: a separate, labelled source, never merged into ours."""
 
     @property
     def version(self) -> str:
