@@ -150,7 +150,10 @@ class TimeBasis(BaseModel):
 
     kind: TimeBasisKind
     window_months: int | None = Field(
-        default=None, ge=1, le=120, description="Length of a trailing window in months; only for trailing_window."
+        default=None,
+        ge=1,
+        le=120,
+        description="Length of a trailing window in months; only for trailing_window.",
     )
 
     @model_validator(mode="after")

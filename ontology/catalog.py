@@ -8,6 +8,7 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
+from kpi_context.ontology.issues import LoadIssue
 from kpi_context.ontology.model import CatalogManifest, KpiDefinition
 
 CATALOG_ROOT = Path(__file__).resolve().parent
@@ -16,9 +17,15 @@ CATALOG_ROOT = Path(__file__).resolve().parent
 
 @dataclass(frozen=True)
 class Catalog:
+    """A catalog that passed every error-level rule; advisory findings stay in `warnings`.
+
+    Build it with `kpi_context.ontology.loader.load_catalog`, which validates before it constructs.
+    """
+
     manifest: CatalogManifest
     kpis: Mapping[str, KpiDefinition]
     content_hash: str
+    warnings: tuple[LoadIssue, ...] = ()
 
     @property
     def version(self) -> str:

@@ -231,6 +231,10 @@ class KpiDefinition(_Frozen):
 
     # --- governance -------------------------------------------------------------
     family: Slug | None = Field(default=None, description="Groups KPIs people call by one name, e.g. 'acv'.")
+    higher_is_better: bool | None = Field(
+        default=None,
+        description="Which way is good, when the catalog takes a view; null means no stated direction.",
+    )
     aliases: tuple[Text, ...] = ()
     production: Production
     binding: Binding

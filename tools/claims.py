@@ -1,0 +1,179 @@
+"""Reading values that callers hand back: verify the server's signature, or validate the claim.
+
+A caller may pass a bound value it received earlier (trusted if the signature checks
+out), or type one by hand (then it is `asserted`). An asserted binding must still be
+one the catalog allows for that KPI: nobody can declare that ARR has per-account grain.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal, InvalidOperation
+
+from pydantic import ValidationError
+
+from kpi_context.ontology.binding import Binding, binding_differences
+from kpi_context.ontology.model import DEFAULT_VARIANT_ID, KpiDefinition
+from kpi_context.tools.binder import Binder, Draft
+from kpi_context.tools.errors import ErrorCode, KpiError
+from kpi_context.tools.signing import signed_payload
+from kpi_context.tools.values import BindingClaim, BoundValue, ValueClaim, ValueStatus
+
+
+def claim_decimal(claim: ValueClaim, field: str) -> Decimal | None:
+    raw = claim.value
+    if raw is None:
+        return None
+    try:
+        # repr() of a float is the shortest text that round-trips, i.e. what the caller wrote.
+        number = Decimal(repr(raw)) if isinstance(raw, float) else Decimal(raw)
+    except InvalidOperation:
+        raise KpiError(ErrorCode.INVALID_ARGUMENT, f"{raw!r} is not a number", field=f"{field}.value") from None
+    if not number.is_finite():
+        raise KpiError(ErrorCode.INVALID_ARGUMENT, "the value must be a finite number", field=f"{field}.value")
+    return number
+
+
+def merge_binding(base: Binding, claim: BindingClaim | None, field: str) -> Binding:
+    """The base binding with the axes the caller stated laid over it."""
+    if claim is None:
+        return base
+    stated = claim.model_dump(exclude_none=True)
+    merged = base.model_dump()
+    grain = stated.pop("grain", None)
+    merged.update(stated)
+    if grain:
+        merged["grain"] = {**merged["grain"], **grain}
+    try:
+        return Binding.model_validate(merged)
+    except ValidationError as exc:
+        message = "; ".join(err["msg"] for err in exc.errors())
+        raise KpiError(
+            ErrorCode.INVALID_ARGUMENT, f"inconsistent binding: {message}", field=f"{field}.binding"
+        ) from None
+
+
+def verified(binder: Binder, claim: ValueClaim) -> BoundValue | None:
+    """The claim as a trusted bound value if it carries this server's valid signature, else None."""
+    if claim.provenance is None or claim.kpi is None or claim.binding is None or claim.status is None:
+        return None
+    try:
+        binding = Binding.model_validate(claim.binding.model_dump())
+    except ValidationError:
+        return None
+    value = claim_decimal(claim, "value")
+    payload = signed_payload(
+        kpi=claim.kpi,
+        variant=claim.variant or DEFAULT_VARIANT_ID,
+        value=value,
+        unit=binding.unit.value,
+        currency=claim.currency,
+        period=claim.period,
+        as_of=claim.as_of,
+        binding=binding,
+        status=claim.status.value,
+    )
+    if not binder.signer.verify(payload, claim.provenance.signature):
+        return None
+    kpi = binder.catalog.get(claim.kpi)
+    if kpi is None:
+        return None
+    return BoundValue(
+        kpi=claim.kpi,
+        variant=claim.variant or DEFAULT_VARIANT_ID,
+        value=value,
+        undefined_reason=claim.undefined_reason,
+        unit=binding.unit,
+        currency=claim.currency,
+        period=claim.period,
+        as_of=claim.as_of,
+        binding=binding,
+        status=claim.status,
+        formula=claim.formula,
+        warnings=list(claim.warnings or []),
+        label=claim.label or "",
+        provenance=claim.provenance,
+    )
+
+
+def allowed_bindings(kpi: KpiDefinition) -> dict[str, Binding]:
+    return {DEFAULT_VARIANT_ID: kpi.binding, **{v.id: v.binding for v in kpi.variants}}
+
+
+def variant_id_of(kpi: KpiDefinition, variant: str | None, field: str) -> str | None:
+    """None for the default rules; the variant id otherwise; refused when the KPI has no such variant."""
+    if variant is None or variant == DEFAULT_VARIANT_ID:
+        return None
+    if kpi.variant(variant) is None:
+        allowed = ", ".join(allowed_bindings(kpi))
+        raise KpiError(
+            ErrorCode.VARIANT_NOT_ALLOWED,
+            f"{kpi.id} has no variant {variant!r}; its governed variants are: {allowed}",
+            field=field,
+            details={"allowed": list(allowed_bindings(kpi))},
+        )
+    return variant
+
+
+def governed_variant(kpi: KpiDefinition, variant: str | None, binding: Binding, field: str) -> str | None:
+    """The variant whose binding the claimed binding is; INVALID_BINDING_CLAIM when none is."""
+    chosen = variant_id_of(kpi, variant, f"{field}.variant")
+    allowed = allowed_bindings(kpi)
+    if allowed[chosen or DEFAULT_VARIANT_ID] == binding:
+        return chosen
+    if variant is None:
+        for vid, candidate in allowed.items():
+            if candidate == binding:
+                return None if vid == DEFAULT_VARIANT_ID else vid
+    differences = binding_differences(allowed[chosen or DEFAULT_VARIANT_ID], binding)
+    axes = ", ".join(f"{axis.value} is {want!r} in the catalog, claimed {got!r}" for axis, want, got in differences)
+    raise KpiError(
+        ErrorCode.INVALID_BINDING_CLAIM,
+        f"the claimed binding is not a governed form of {kpi.id}: {axes}",
+        field=f"{field}.binding",
+        details={
+            "kpi": kpi.id,
+            "mismatches": [{"axis": a.value, "catalog": w, "claimed": g} for a, w, g in differences],
+            "allowed_variants": list(allowed),
+        },
+    )
+
+
+def asserted(binder: Binder, claim: ValueClaim, field: str) -> BoundValue:
+    """A caller-typed value for a catalog KPI, validated against the catalog and marked asserted."""
+    if claim.kpi is None:
+        raise KpiError(ErrorCode.INVALID_ARGUMENT, "a value must name its kpi", field=f"{field}.kpi")
+    kpi = binder.catalog.get(claim.kpi)
+    if kpi is None:
+        raise KpiError(ErrorCode.NOT_FOUND, f"unknown KPI {claim.kpi!r}", field=f"{field}.kpi")
+    base = kpi.binding_for(variant_id_of(kpi, claim.variant, f"{field}.variant"))
+    binding = merge_binding(base, claim.binding, field)
+    variant_id = governed_variant(kpi, claim.variant, binding, field)
+    if claim.unit is not None and claim.unit != binding.unit:
+        raise KpiError(
+            ErrorCode.INVALID_BINDING_CLAIM,
+            f"{kpi.id} is measured in {binding.unit.value}, not {claim.unit.value}",
+            field=f"{field}.unit",
+        )
+    if binding.currency_required and claim.currency is None:
+        raise KpiError(
+            ErrorCode.INVALID_ARGUMENT,
+            f"{kpi.id} is an amount of money: state its currency",
+            field=f"{field}.currency",
+        )
+    value = binder.bind(
+        Draft(
+            kpi=kpi,
+            variant_id=variant_id,
+            value=claim_decimal(claim, field),
+            status=ValueStatus.ASSERTED,
+            period=claim.period,
+            as_of=claim.as_of,
+            currency=claim.currency,
+            warnings=("asserted: this value was not produced by this server (no valid signature)",),
+        )
+    )
+    return value.model_copy(update={"provenance": None})
+
+
+def read_claim(binder: Binder, claim: ValueClaim, field: str) -> BoundValue:
+    return verified(binder, claim) or asserted(binder, claim, field)

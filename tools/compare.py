@@ -1,0 +1,293 @@
+"""compare_metrics: compare two bound values, or one against its benchmark — or refuse, and say why.
+
+A refusal carries no difference, ratio or percent change anywhere, so an LLM cannot
+quote a number the server would not stand behind. It names each axis on which the
+two values disagree and what would be comparable instead.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from enum import StrEnum
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from kpi_context.ontology.binding import TimeBasisKind, binding_differences
+from kpi_context.ontology.model import DEFAULT_VARIANT_ID, KpiDefinition
+from kpi_context.tools.binder import Binder, benchmark_position
+from kpi_context.tools.claims import read_claim
+from kpi_context.tools.context import ToolContext
+from kpi_context.tools.errors import ErrorCode, KpiError
+from kpi_context.tools.formatting import quantize
+from kpi_context.tools.remedies import Remedy, remedies_for
+from kpi_context.tools.values import BenchmarkPosition, BoundValue, Unit, ValueClaim, ValueStatus
+
+
+class BenchmarkRef(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    benchmark: Literal["p25", "median", "p75"] = Field(description="Which quartile of the KPI's benchmark.")
+
+
+class ComparisonKind(StrEnum):
+    TREND = "trend"
+    SAME_PERIOD = "same_period"
+    BENCHMARK = "benchmark"
+
+
+class Direction(StrEnum):
+    BETTER = "better"
+    WORSE = "worse"
+    UNCHANGED = "unchanged"
+    UNKNOWN = "unknown"
+
+
+class Side(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    kpi: str
+    variant: str
+    label: str
+    status: ValueStatus
+    value: Decimal | None
+
+
+class Mismatch(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    axis: str
+    left: str
+    right: str
+    why: str
+
+
+class Comparison(BaseModel):
+    """A comparison the server stands behind: same KPI rules on both sides."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    comparable: Literal[True] = True
+    kind: ComparisonKind
+    left: Side
+    right: Side
+    baseline: Literal["left", "right"] = Field(description="The side changes are measured from (the earlier one).")
+    difference: Decimal = Field(description="subject − baseline, in the values' unit.")
+    ratio: Decimal | None = Field(description="subject ÷ baseline; null when the baseline is zero.")
+    percent_change: Decimal | None = Field(description="(subject − baseline) ÷ |baseline| × 100; null if baseline 0.")
+    direction: Direction
+    summary: str
+    notes: list[str] = Field(default_factory=list)
+
+
+class ComparisonRefusal(BaseModel):
+    """The structured payload of an unsafe comparison: why, and what to compare instead."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    code: Literal[ErrorCode.UNSAFE_COMPARISON] = ErrorCode.UNSAFE_COMPARISON
+    comparable: Literal[False] = False
+    message: str
+    left: Side
+    right: Side
+    mismatches: list[Mismatch]
+    remedies: list[Remedy]
+
+
+class UnsafeComparison(KpiError):
+    def __init__(self, refusal: ComparisonRefusal) -> None:
+        super().__init__(ErrorCode.UNSAFE_COMPARISON, refusal.message)
+        self.refusal = refusal
+
+
+_WHY = {
+    "kpi": "they are different KPIs with different rules",
+    "variant": "they follow different governed variants of the KPI",
+    "value_basis": "they measure different kinds of money or quantity",
+    "grain.level": "they describe different entities (e.g. one customer vs the whole company)",
+    "grain.aggregation": "one combines entities differently (e.g. an average vs a total); they differ by a factor "
+    "of the entity count, not by performance",
+    "grain.population": "they are taken over different populations (e.g. new logos vs all active customers)",
+    "recurring_inclusion": "one includes charges the other leaves out",
+    "annualization": "they turn contract amounts into a yearly figure differently",
+    "time_basis": "one is a balance at a point in time, the other a flow or a trailing window",
+    "date_basis": "they start counting at different dates (signed vs live)",
+    "unit": "they are in different units",
+    "currency": "they are in different currencies; this server holds no exchange rates",
+    "period": "their periods are not the same length, so the change would mix time with performance",
+    "undefined": "one side has no value",
+    "benchmark": "the benchmark was measured under other rules",
+}
+
+
+def _side(value: BoundValue) -> Side:
+    return Side(kpi=value.kpi, variant=value.variant, label=value.label, status=value.status, value=value.value)
+
+
+def _mismatch(axis: str, left: str, right: str) -> Mismatch:
+    return Mismatch(axis=axis, left=left, right=right, why=_WHY[axis])
+
+
+def _when(value: BoundValue) -> str:
+    if value.binding.time_basis.kind is TimeBasisKind.POINT_IN_TIME and value.as_of is not None:
+        return value.as_of.isoformat()
+    return value.period.label() if value.period else (value.as_of.isoformat() if value.as_of else "undated")
+
+
+def compare_metrics(ctx: ToolContext, left: ValueClaim, right: ValueClaim | BenchmarkRef) -> Comparison:
+    binder = ctx.binder
+    a = read_claim(binder, left, "left")
+    if isinstance(right, BenchmarkRef):
+        return _against_benchmark(binder, a, right)
+    b = read_claim(binder, right, "right")
+    mismatches: list[Mismatch] = []
+    same_kpi = a.kpi == b.kpi
+    if not same_kpi and a.binding != b.binding:
+        mismatches.append(_mismatch("kpi", a.kpi, b.kpi))
+    if same_kpi and a.variant != b.variant:
+        mismatches.append(_mismatch("variant", a.variant, b.variant))
+    mismatches += [_mismatch(axis.value, lv, rv) for axis, lv, rv in binding_differences(a.binding, b.binding)]
+    if a.currency != b.currency:
+        mismatches.append(_mismatch("currency", a.currency or "none", b.currency or "none"))
+    kind, order, period_problem = _alignment(a, b)
+    if period_problem:
+        mismatches.append(period_problem)
+    for side, value in (("left", a), ("right", b)):
+        if value.value is None:
+            mismatches.append(_mismatch("undefined", *(("no value", "-") if side == "left" else ("-", "no value"))))
+    if mismatches:
+        raise UnsafeComparison(
+            ComparisonRefusal(
+                message=f"Refused: {a.label} and {b.label} are not comparable — "
+                + "; ".join(f"{m.axis} differs ({m.left} vs {m.right})" for m in mismatches[:4]),
+                left=_side(a),
+                right=_side(b),
+                mismatches=mismatches,
+                remedies=remedies_for(binder.catalog, a, b),
+            )
+        )
+    baseline, subject = (a, b) if order == "left" else (b, a)
+    notes = [] if same_kpi else [f"different KPIs ({a.kpi}, {b.kpi}) with identical bindings"]
+    notes += [
+        f"{s} value is asserted by the caller"
+        for s, v in (("left", a), ("right", b))
+        if v.status is ValueStatus.ASSERTED
+    ]
+    assert baseline.value is not None and subject.value is not None  # refused above otherwise
+    return _result(kind, a, b, order, baseline.value, subject.value, binder.catalog.get(a.kpi), notes)
+
+
+def _alignment(a: BoundValue, b: BoundValue) -> tuple[ComparisonKind, Literal["left", "right"], Mismatch | None]:
+    """Trend or same-period, which side is the baseline, and any period problem."""
+    point = a.binding.time_basis.kind is TimeBasisKind.POINT_IN_TIME
+    if point:
+        if a.as_of is None or b.as_of is None:
+            return ComparisonKind.SAME_PERIOD, "right", _mismatch("period", _when(a), _when(b))
+        if a.as_of == b.as_of:
+            return ComparisonKind.SAME_PERIOD, "right", None
+        return ComparisonKind.TREND, ("left" if a.as_of < b.as_of else "right"), None
+    if a.period is None or b.period is None:
+        return ComparisonKind.SAME_PERIOD, "right", _mismatch("period", _when(a), _when(b))
+    if a.period == b.period:
+        return ComparisonKind.SAME_PERIOD, "right", None
+    if (a.period.end - a.period.start) != (b.period.end - b.period.start) and a.period.months != b.period.months:
+        return ComparisonKind.TREND, "right", _mismatch("period", a.period.label(), b.period.label())
+    return ComparisonKind.TREND, ("left" if a.period.start < b.period.start else "right"), None
+
+
+def _direction(kpi: KpiDefinition | None, change: Decimal) -> Direction:
+    if change == 0:
+        return Direction.UNCHANGED
+    higher = None if kpi is None else kpi.higher_is_better
+    if higher is None and kpi is not None and kpi.benchmark is not None:
+        higher = kpi.benchmark.higher_is_better
+    if higher is None:
+        return Direction.UNKNOWN
+    return Direction.BETTER if (change > 0) == higher else Direction.WORSE
+
+
+def _result(
+    kind: ComparisonKind,
+    a: BoundValue,
+    b: BoundValue,
+    order: Literal["left", "right"],
+    base: Decimal,
+    subject: Decimal,
+    kpi: KpiDefinition | None,
+    notes: list[str],
+) -> Comparison:
+    unit = a.unit
+    difference = quantize(subject - base, unit)
+    ratio = None if base == 0 else quantize(subject / base, Unit.RATIO)
+    percent = None if base == 0 else quantize((subject - base) / abs(base) * 100, Unit.PERCENT)
+    if base == 0:
+        notes.append("the baseline is zero: ratio and percent change are undefined")
+    direction = _direction(kpi, subject - base)
+    first, second = (a, b) if order == "left" else (b, a)
+    change = f"{percent}%" if percent is not None else "n/a"
+    summary = f"{second.label} vs {first.label}: change {difference} ({change}), {direction.value}"
+    return Comparison(
+        kind=kind,
+        left=_side(a),
+        right=_side(b),
+        baseline=order,
+        difference=difference,
+        ratio=ratio,
+        percent_change=percent,
+        direction=direction,
+        summary=summary,
+        notes=notes,
+    )
+
+
+def _against_benchmark(binder: Binder, value: BoundValue, ref: BenchmarkRef) -> Comparison:
+    kpi = binder.catalog.get(value.kpi)
+    benchmark = None if kpi is None else kpi.benchmark
+    variant = None if value.variant == DEFAULT_VARIANT_ID else value.variant
+    position: BenchmarkPosition | None = None
+    note: str | None = "the catalog has no benchmark for this KPI"
+    if benchmark is not None:
+        position, note = benchmark_position(
+            benchmark, value.value or Decimal(0), value.binding, variant, value.currency
+        )
+    if kpi is None or benchmark is None or position is None or value.value is None:
+        why = note or "the value is undefined"
+        raise UnsafeComparison(
+            ComparisonRefusal(
+                message=f"Refused: {value.label} cannot be placed against a benchmark — {why}",
+                left=_side(value),
+                right=Side(
+                    kpi=value.kpi,
+                    variant="benchmark",
+                    label=f"benchmark {ref.benchmark}",
+                    status=ValueStatus.REPORTED,
+                    value=None,
+                ),
+                mismatches=[_mismatch("benchmark", value.variant, why)],
+                remedies=remedies_for(binder.catalog, value, None),
+            )
+        )
+    quartile = {"p25": position.p25, "median": position.median, "p75": position.p75}[ref.benchmark]
+    reference = Side(
+        kpi=kpi.id,
+        variant=benchmark.variant or DEFAULT_VARIANT_ID,
+        label=f"{kpi.label} benchmark {ref.benchmark} ({position.source}): {quartile}",
+        status=ValueStatus.REPORTED,
+        value=quartile,
+    )
+    difference = quantize(value.value - quartile, value.unit)
+    ratio = None if quartile == 0 else quantize(value.value / quartile, Unit.RATIO)
+    percent = None if quartile == 0 else quantize((value.value - quartile) / abs(quartile) * 100, Unit.PERCENT)
+    direction = _direction(kpi, value.value - quartile)
+    return Comparison(
+        kind=ComparisonKind.BENCHMARK,
+        left=_side(value),
+        right=reference,
+        baseline="right",
+        difference=difference,
+        ratio=ratio,
+        percent_change=percent,
+        direction=direction,
+        summary=f"{value.label} is {position.reading}; {difference} from the {ref.benchmark} ({direction.value})",
+        notes=[f"benchmark source: {position.source}"],
+    )

@@ -1,0 +1,62 @@
+"""One stable vocabulary of error codes for every tool.
+
+LLM callers branch on `code`, people read `message`, and `field` points at the
+argument to fix. Codes are part of the public API: add new ones, never rename.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class ErrorCode(StrEnum):
+    NOT_FOUND = "not_found"
+    INVALID_ARGUMENT = "invalid_argument"
+    MISSING_INPUT = "missing_input"
+    UNKNOWN_INPUT = "unknown_input"
+    INPUT_BINDING_MISMATCH = "input_binding_mismatch"
+    INVALID_BINDING_CLAIM = "invalid_binding_claim"
+    VARIANT_NOT_ALLOWED = "variant_not_allowed"
+    CURRENCY_MISMATCH = "currency_mismatch"
+    PERIOD_MISMATCH = "period_mismatch"
+    UNSAFE_COMPARISON = "unsafe_comparison"
+    UNDEFINED_VALUE = "undefined_value"
+    NOT_COMPUTABLE = "not_computable"
+    DATASET_NOT_FOUND = "dataset_not_found"
+    PATH_NOT_ALLOWED = "path_not_allowed"
+    LEDGER_INVALID = "ledger_invalid"
+    LEDGER_TOO_LARGE = "ledger_too_large"
+    UNSUPPORTED_FORMAT = "unsupported_format"
+
+
+class ErrorDetail(BaseModel):
+    """The structured payload of a refused call."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    code: ErrorCode
+    message: str = Field(description="What went wrong and what to do instead, for a person or an LLM.")
+    field: str | None = Field(default=None, description="The argument (dotted path) that caused it, if any.")
+    details: dict[str, Any] = Field(default_factory=dict, description="Machine-readable specifics.")
+
+
+class KpiError(Exception):
+    """A domain failure with a stable code; the server turns it into a structured error result."""
+
+    def __init__(
+        self,
+        code: ErrorCode,
+        message: str,
+        *,
+        field: str | None = None,
+        details: dict[str, Any] | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.detail = ErrorDetail(code=code, message=message, field=field, details=details or {})
+
+    @property
+    def code(self) -> ErrorCode:
+        return self.detail.code

@@ -1,0 +1,59 @@
+"""Rounding and human formatting of values: the governed label an LLM quotes verbatim."""
+
+from __future__ import annotations
+
+from decimal import ROUND_HALF_EVEN, Decimal
+
+from kpi_context.ontology.binding import Unit
+
+# Results are exact until this final step; the quantum is part of the documented contract.
+_QUANTUM: dict[Unit, Decimal] = {
+    Unit.CURRENCY: Decimal("0.01"),
+    Unit.CURRENCY_PER_MONTH: Decimal("0.01"),
+    Unit.PERCENT: Decimal("0.01"),
+    Unit.RATIO: Decimal("0.0001"),
+    Unit.MONTHS: Decimal("0.01"),
+    Unit.DAYS: Decimal("0.01"),
+    Unit.SCORE: Decimal("0.01"),
+    Unit.COUNT: Decimal("0.01"),
+}
+
+_SYMBOLS = {"USD": "$", "EUR": "€", "GBP": "£", "JPY": "¥"}
+
+
+def quantize(value: Decimal, unit: Unit) -> Decimal:
+    """Round half-even to the unit's quantum; whole numbers stay whole (12 not 12.00)."""
+    quantum = _QUANTUM.get(unit)
+    if quantum is None:
+        return value
+    rounded = value.quantize(quantum, rounding=ROUND_HALF_EVEN)
+    if rounded == rounded.to_integral_value():
+        return rounded.quantize(Decimal(1))
+    return rounded
+
+
+def format_value(value: Decimal | None, unit: Unit, currency: str | None) -> str:
+    if value is None:
+        return "undefined"
+    number = _group(value)
+    match unit:
+        case Unit.CURRENCY | Unit.CURRENCY_PER_MONTH:
+            symbol = _SYMBOLS.get(currency or "")
+            text = f"{symbol}{number}" if symbol else f"{currency} {number}"
+            if value < 0 and symbol:
+                text = f"-{symbol}{_group(-value)}"
+            return text + ("/month" if unit is Unit.CURRENCY_PER_MONTH else "")
+        case Unit.PERCENT:
+            return f"{number}%"
+        case Unit.RATIO:
+            return f"{number}x"
+        case Unit.MONTHS:
+            return f"{number} months"
+        case Unit.DAYS:
+            return f"{number} days"
+        case Unit.COUNT | Unit.SCORE | Unit.DATE | Unit.TEXT:
+            return number
+
+
+def _group(value: Decimal) -> str:
+    return f"{value:,f}"

@@ -1,0 +1,205 @@
+"""Binding the inputs of a computation and refusing those bound differently than the formula needs."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import date
+from decimal import Decimal
+
+from kpi_context.ontology.binding import Binding, TimeBasisKind, binding_differences
+from kpi_context.ontology.model import DEFAULT_VARIANT_ID, ExpressionInput, KpiDefinition, PeriodRole
+from kpi_context.tools.binder import Binder, Draft
+from kpi_context.tools.claims import claim_decimal, merge_binding, verified
+from kpi_context.tools.errors import ErrorCode, KpiError
+from kpi_context.tools.formatting import format_value
+from kpi_context.tools.periods import Period
+from kpi_context.tools.values import BoundValue, Number, ValueClaim, ValueStatus
+
+InputArgument = Number | ValueClaim
+
+
+@dataclass(frozen=True)
+class When:
+    """The period or date a computation is for."""
+
+    period: Period | None
+    as_of: date | None
+
+    def for_role(self, role: PeriodRole) -> When:
+        months = {PeriodRole.CURRENT: 0, PeriodRole.PRIOR_PERIOD: None, PeriodRole.PRIOR_YEAR: -12}[role]
+        if role is PeriodRole.CURRENT:
+            return self
+        if self.period is not None:
+            shift = months if months is not None else -(self.period.months or 0)
+            if shift == 0:
+                raise KpiError(
+                    ErrorCode.INVALID_ARGUMENT,
+                    "a prior-period input needs a whole-month period (e.g. '2026-Q3')",
+                    field="period",
+                )
+            return When(self.period.shifted(shift), None)
+        return When(None, None)
+
+
+@dataclass(frozen=True)
+class BoundInput:
+    spec: ExpressionInput
+    value: BoundValue
+    decimal: Decimal
+
+
+def required_binding(catalog_get: Mapping[str, KpiDefinition], spec: ExpressionInput) -> Binding:
+    if spec.binding is not None:
+        return spec.binding
+    assert spec.kpi is not None  # guaranteed by ExpressionInput's validator
+    return catalog_get[spec.kpi].binding_for(spec.variant)
+
+
+def _mismatch(spec: ExpressionInput, parent: KpiDefinition, diffs: list[tuple[str, str, str]], hint: str) -> KpiError:
+    first_axis = diffs[0][0]
+    listed = "; ".join(f"{axis}: needs {w!r}, got {g!r}" for axis, w, g in diffs)
+    return KpiError(
+        ErrorCode.INPUT_BINDING_MISMATCH,
+        f"input {spec.name!r} of {parent.id} is bound differently than the formula needs ({listed}). {hint}".strip(),
+        field=f"inputs.{spec.name}",
+        details={
+            "input": spec.name,
+            "axis": first_axis,
+            "mismatches": [{"axis": a, "required": w, "given": g} for a, w, g in diffs],
+        },
+    )
+
+
+def bind_input(
+    binder: Binder,
+    parent: KpiDefinition,
+    spec: ExpressionInput,
+    argument: InputArgument,
+    when: When,
+    currency: str | None,
+) -> BoundInput:
+    """Bind one input, or refuse it with the axis on which it disagrees with the formula."""
+    field = f"inputs.{spec.name}"
+    catalog = binder.catalog.kpis
+    needed = required_binding(catalog, spec)
+    target = when.for_role(spec.period)
+    if not isinstance(argument, ValueClaim):
+        argument = ValueClaim(value=argument)
+    trusted = verified(binder, argument)
+    given_kpi: str | None
+    if trusted is not None:
+        given_kpi, given_binding = trusted.kpi, trusted.binding
+        value, status = trusted.value, trusted.status
+        period, as_of, value_currency = trusted.period, trusted.as_of, trusted.currency
+    else:
+        given_kpi = argument.kpi or spec.kpi
+        given_binding = merge_binding(needed, argument.binding, field)
+        value, status = claim_decimal(argument, field), ValueStatus.ASSERTED
+        if argument.binding is None and argument.kpi is None and argument.provenance is None:
+            status = ValueStatus.REPORTED
+        period, as_of = argument.period or target.period, argument.as_of or target.as_of
+        value_currency = argument.currency or currency
+    diffs: list[tuple[str, str, str]] = []
+    if spec.kpi is not None and given_kpi != spec.kpi:
+        diffs.append(("kpi", spec.kpi, str(given_kpi)))
+    diffs += [(axis.value, want, got) for axis, want, got in binding_differences(needed, given_binding)]
+    if diffs:
+        hint = _remedy_hint(binder, spec, given_kpi)
+        raise _mismatch(spec, parent, diffs, hint)
+    if value is None:
+        raise KpiError(
+            ErrorCode.UNDEFINED_VALUE,
+            f"input {spec.name!r} has no value (it was undefined)",
+            field=f"{field}.value",
+        )
+    _check_when(spec, target, period, as_of, needed, field)
+    if needed.currency_required and currency and value_currency and value_currency != currency:
+        raise KpiError(
+            ErrorCode.CURRENCY_MISMATCH,
+            f"input {spec.name!r} is in {value_currency} but the computation is in {currency}; "
+            "convert it first (this server does not hold exchange rates)",
+            field=f"{field}.currency",
+            details={"input": spec.name, "input_currency": value_currency, "currency": currency},
+        )
+    if trusted is not None:
+        return BoundInput(spec, trusted, value)
+    bound = _bind_as_input(binder, parent, spec, needed, value, status, period, as_of, value_currency)
+    return BoundInput(spec, bound, value)
+
+
+def _check_when(
+    spec: ExpressionInput,
+    target: When,
+    period: Period | None,
+    as_of: date | None,
+    needed: Binding,
+    field: str,
+) -> None:
+    if target.period is not None and period is not None and period != target.period:
+        raise KpiError(
+            ErrorCode.PERIOD_MISMATCH,
+            f"input {spec.name!r} is for {period.label()} but the formula needs {target.period.label()} "
+            f"({spec.period.value.replace('_', ' ')})",
+            field=f"{field}.period",
+        )
+    point = needed.time_basis.kind is TimeBasisKind.POINT_IN_TIME
+    expected_date = target.as_of or (target.period.end if target.period and point else None)
+    if point and as_of is not None and expected_date is not None and as_of != expected_date:
+        raise KpiError(
+            ErrorCode.PERIOD_MISMATCH,
+            f"input {spec.name!r} is as of {as_of.isoformat()} but the formula needs {expected_date.isoformat()}",
+            field=f"{field}.as_of",
+        )
+
+
+def _bind_as_input(
+    binder: Binder,
+    parent: KpiDefinition,
+    spec: ExpressionInput,
+    needed: Binding,
+    value: Decimal,
+    status: ValueStatus,
+    period: Period | None,
+    as_of: date | None,
+    currency: str | None,
+) -> BoundValue:
+    if spec.kpi is not None:
+        kpi = binder.catalog.kpis[spec.kpi]
+        return binder.bind(
+            Draft(
+                kpi=kpi,
+                variant_id=spec.variant,
+                value=value,
+                status=status,
+                period=period,
+                as_of=as_of,
+                currency=currency,
+            )
+        )
+    # A raw input is not a catalog KPI: it is bound and reported, but carries no signature of its own.
+    shown_currency = currency if needed.currency_required else None
+    return BoundValue(
+        kpi=f"{parent.id}#{spec.name}",
+        variant=DEFAULT_VARIANT_ID,
+        value=value,
+        unit=needed.unit,
+        currency=shown_currency,
+        period=period,
+        as_of=as_of,
+        binding=needed,
+        status=status,
+        label=f"{spec.name} (raw input of {parent.id}): {format_value(value, needed.unit, shown_currency)}",
+        provenance=None,
+    )
+
+
+def _remedy_hint(binder: Binder, spec: ExpressionInput, given_kpi: str | None) -> str:
+    if spec.kpi is None:
+        return f"Supply {spec.name} as described: {spec.description or 'see lookup_kpi'}."
+    wanted = binder.catalog.kpis[spec.kpi]
+    hint = f"Supply {spec.kpi} ({wanted.label_for(spec.variant)}; {wanted.binding_for(spec.variant).grain.describe()})."
+    if given_kpi and given_kpi != spec.kpi and binder.catalog.get(given_kpi) is not None:
+        other = binder.catalog.kpis[given_kpi]
+        hint += f" {other.id} is {other.binding.grain.describe()}, so it cannot stand in for it."
+    return hint

@@ -1,0 +1,187 @@
+"""Bound values: numbers that carry the rules that produced them.
+
+A `BoundValue` is what the server returns; a `ValueClaim` is what a caller hands back
+(verbatim, or typed by hand). A claim whose signature checks out is trusted; any
+other claim is `asserted` and its binding is checked against the catalog.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from decimal import Decimal
+from enum import StrEnum
+from typing import Annotated
+
+from pydantic import BaseModel, ConfigDict, Field, StrictFloat, StrictInt, StringConstraints
+
+from kpi_context.ontology.binding import (
+    Aggregation,
+    Annualization,
+    Binding,
+    DateBasis,
+    GrainLevel,
+    Population,
+    RecurringInclusion,
+    TimeBasis,
+    Unit,
+    ValueBasis,
+)
+from kpi_context.tools.periods import Period
+
+CurrencyCode = Annotated[str, StringConstraints(pattern=r"^[A-Z]{3}$")]
+DecimalString = Annotated[str, StringConstraints(pattern=r"^-?\d{1,30}(\.\d{1,18})?$")]
+Number = StrictInt | StrictFloat
+"""A JSON number. Strings such as "12" are refused rather than coerced."""
+
+
+class ValueStatus(StrEnum):
+    COMPUTED = "computed"
+    """Computed by this server from bound inputs."""
+    REPORTED = "reported"
+    """A figure supplied by the caller for a primary KPI or as a bare input, bound by the catalog."""
+    ASSERTED = "asserted"
+    """Typed by the caller with no valid server signature; its binding was validated, not produced, here."""
+
+
+class BenchmarkBand(StrEnum):
+    BELOW_P25 = "below_p25"
+    P25_TO_MEDIAN = "p25_to_median"
+    MEDIAN_TO_P75 = "median_to_p75"
+    ABOVE_P75 = "above_p75"
+
+
+class BenchmarkPosition(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    band: BenchmarkBand
+    reading: str = Field(description="The band in words, taking higher-is-better into account.")
+    p25: Decimal
+    median: Decimal
+    p75: Decimal
+    higher_is_better: bool
+    source: str
+
+
+class Provenance(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    catalog_version: str
+    catalog_hash: str
+    engine: str
+    value_id: str = Field(description="Stable id of this value: a digest of what the signature covers.")
+    signature: str = Field(description="HMAC-SHA256 over the value and its binding, made with the server's secret.")
+
+
+class InputUse(BaseModel):
+    """One input a computation used, itself bound."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    name: str
+    value: BoundValue
+
+
+class Component(BaseModel):
+    """A named part of a result, e.g. one movement of an ARR bridge."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    name: str
+    value: Decimal
+    description: str | None = None
+
+
+class LedgerTrace(BaseModel):
+    """Where a ledger-computed value came from: counts and ids, not the whole ledger."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    dataset: str
+    rows_read: int
+    rows_used: int
+    rows_rejected: int
+    rejections: list[dict[str, object]] = Field(default_factory=list)
+    contributing: dict[str, object] = Field(default_factory=dict)
+    options: dict[str, str] = Field(default_factory=dict)
+
+
+class BoundValue(BaseModel):
+    """A number bound to the rules that produced it. Quote `label` verbatim in narratives."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    kpi: str
+    variant: str = Field(description="'default' or the id of a governed variant.")
+    value: Decimal | None = Field(description="Exact decimal (serialized as a string); null when undefined.")
+    undefined_reason: str | None = None
+    unit: Unit
+    currency: CurrencyCode | None = None
+    period: Period | None = None
+    as_of: date | None = None
+    binding: Binding
+    status: ValueStatus
+    formula: str | None = None
+    inputs: list[InputUse] = Field(default_factory=list)
+    components: list[Component] = Field(default_factory=list)
+    ledger: LedgerTrace | None = None
+    warnings: list[str] = Field(default_factory=list)
+    benchmark_position: BenchmarkPosition | None = None
+    label: str = Field(description="One governed line to quote verbatim in a board narrative.")
+    provenance: Provenance | None = Field(
+        description="Present on values this server produced; absent on asserted (caller-typed) values."
+    )
+
+
+# --- what callers send back -------------------------------------------------------
+
+
+class GrainClaim(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    level: GrainLevel | None = None
+    aggregation: Aggregation | None = None
+    population: Population | None = None
+
+
+class BindingClaim(BaseModel):
+    """Any subset of binding axes a caller states for a value; unstated axes take the catalog's."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    value_basis: ValueBasis | None = None
+    grain: GrainClaim | None = None
+    recurring_inclusion: RecurringInclusion | None = None
+    annualization: Annualization | None = None
+    time_basis: TimeBasis | None = None
+    date_basis: DateBasis | None = None
+    unit: Unit | None = None
+    currency_required: bool | None = None
+
+
+class ValueClaim(BaseModel):
+    """A value handed to the server: a bound value returned earlier, or one typed by the caller."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    value: Number | DecimalString | None = Field(description="The number (or an exact decimal string).")
+    kpi: str | None = Field(default=None, description="KPI id the value is for.")
+    variant: str | None = None
+    unit: Unit | None = None
+    currency: CurrencyCode | None = None
+    period: Period | None = None
+    as_of: date | None = None
+    binding: BindingClaim | None = None
+    status: ValueStatus | None = None
+    provenance: Provenance | None = None
+    # Carried along when a caller passes a bound value back verbatim; not trusted, not used.
+    undefined_reason: str | None = None
+    formula: str | None = None
+    inputs: list[dict[str, object]] | None = None
+    components: list[dict[str, object]] | None = None
+    ledger: dict[str, object] | None = None
+    warnings: list[str] | None = None
+    benchmark_position: dict[str, object] | None = None
+    label: str | None = None
+
+
+InputUse.model_rebuild()
