@@ -6,12 +6,13 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from kpi_context.server import cli_ontology
+from kpi_context.server import cli_ontology, cli_serve
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="kpi-context", description="Governed SaaS KPIs for LLM assistants.")
     commands = parser.add_subparsers(dest="command", required=True)
+    cli_serve.register(commands)
     cli_ontology.register(commands)
     return parser
 

@@ -15,7 +15,7 @@ from kpi_context.tools.errors import ErrorCode, KpiError
 class Period(BaseModel):
     """An inclusive date range."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid", strict=True)
+    model_config = ConfigDict(frozen=True, extra="forbid")
 
     start: date = Field(description="First day of the period (inclusive).")
     end: date = Field(description="Last day of the period (inclusive).")

@@ -1,0 +1,32 @@
+"""Builds the MCP server: tools, resources, prompt and the strict-argument middleware."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from mcp.server.mcpserver import MCPServer
+
+from kpi_context import __version__
+from kpi_context.server.resources import register_resources
+from kpi_context.server.strict_arguments import StrictArguments, argument_models
+from kpi_context.server.tool_handlers import register_tools
+from kpi_context.tools.context import ToolContext
+
+INSTRUCTIONS = """Governed SaaS KPIs. Every number here is bound to the rules that produced it (value basis,
+grain, recurring inclusion, annualization, time basis, period, currency). Use lookup_kpi to learn a metric,
+compute_kpi to get a bound value, and compare_metrics to compare — never compare bound values yourself.
+Quote the `label` of each value verbatim."""
+
+
+def build_server(context: ToolContext) -> MCPServer[Any]:
+    server: MCPServer[Any] = MCPServer(
+        name="kpi-context",
+        title="KPI Context Server",
+        version=__version__,
+        instructions=INSTRUCTIONS,
+        log_level="WARNING",
+    )
+    tools = register_tools(server, context)
+    register_resources(server, context.catalog)
+    server.middleware.append(StrictArguments(argument_models(tools)))
+    return server

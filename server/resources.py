@@ -1,0 +1,85 @@
+"""Read-only resources (the catalog index, one definition) and the board-metric review prompt."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from mcp.server.mcpserver import MCPServer
+from mcp.server.mcpserver.exceptions import ResourceError
+
+from kpi_context.ontology.catalog import Catalog
+
+CATALOG_URI = "kpi://catalog"
+DEFINITION_URI = "kpi://{domain}/{slug}"
+
+
+def catalog_index(catalog: Catalog) -> dict[str, Any]:
+    """What a client needs to browse: version, hash, and one line per KPI."""
+    return {
+        "name": catalog.manifest.name,
+        "version": catalog.version,
+        "released_at": catalog.manifest.released_at.isoformat(),
+        "content_hash": catalog.content_hash,
+        "kpis": [
+            {
+                "id": kpi.id,
+                "label": kpi.label,
+                "domain": kpi.domain.value,
+                "family": kpi.family,
+                "field_type": kpi.field_type.value,
+                "production": kpi.production.value,
+                "uri": f"kpi://{kpi.domain.value}/{kpi.slug}",
+            }
+            for kpi in catalog
+        ],
+    }
+
+
+REVIEW_PROMPT = """You are preparing board metrics from the governed KPI catalog (version {version}, {content_hash}).
+Focus: {focus}
+
+Work this way:
+1. Before using any metric, call lookup_kpi and read its binding, variants, pitfalls and must_pair_with.
+2. Get every number from compute_kpi (or from values the user gives, passed through compute_kpi so they
+   are bound). Quote each value's `label` verbatim; do not restate a number without its label.
+3. Present each KPI next to the KPIs its definition says it must be paired with.
+4. Compare numbers only with compare_metrics. If it answers unsafe_comparison, do not compare them in
+   prose either: explain the mismatch it names and use one of its remedies.
+5. Where a value is marked asserted or carries warnings, say so.
+"""
+
+
+def register_resources(server: MCPServer[Any], catalog: Catalog) -> None:
+    @server.resource(
+        CATALOG_URI,
+        name="catalog",
+        title="KPI catalog index",
+        description="Every governed KPI with its id, label, domain and definition URI, plus the catalog version and hash.",
+        mime_type="application/json",
+    )
+    def catalog_resource() -> str:
+        return json.dumps(catalog_index(catalog), ensure_ascii=False)
+
+    @server.resource(
+        DEFINITION_URI,
+        name="kpi_definition",
+        title="KPI definition",
+        description="One governed KPI definition: binding, variants, formula, benchmark, governance.",
+        mime_type="application/json",
+    )
+    def definition_resource(domain: str, slug: str) -> str:
+        kpi = catalog.get(f"{domain}.{slug}")
+        if kpi is None:
+            raise ResourceError(f"no KPI {domain}.{slug} in catalog {catalog.version}")
+        document = kpi.model_dump(mode="json", exclude_none=True)
+        document["catalog"] = {"version": catalog.version, "content_hash": catalog.content_hash}
+        return json.dumps(document, ensure_ascii=False)
+
+    @server.prompt(
+        name="board_metric_review",
+        title="Board metric review",
+        description="Instructions for drafting board metrics with governed labels, required pairings and safe comparisons.",
+    )
+    def board_metric_review(focus: str = "the quarter's core SaaS metrics") -> str:
+        return REVIEW_PROMPT.format(version=catalog.version, content_hash=catalog.content_hash, focus=focus)

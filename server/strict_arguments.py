@@ -1,0 +1,74 @@
+"""Rejects extra or mistyped tool arguments before the SDK's lenient validation sees them.
+
+The SDK validates arguments in pydantic's lax mode (it turns "12" into 12 and drops unknown
+keys) and even parses JSON hidden in strings. For a tool whose whole purpose is to stop silent
+errors, a wrong argument must be refused, not repaired: this middleware validates the raw
+`tools/call` arguments against each tool's own argument model in strict JSON mode and answers
+with an `invalid_argument` error naming the field.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from mcp.server.context import CallNext, HandlerResult, ServerRequestContext
+from mcp.server.mcpserver.utilities.func_metadata import func_metadata
+from pydantic import BaseModel, ValidationError
+
+from kpi_context.server.results import detail_result
+from kpi_context.tools.errors import ErrorCode, ErrorDetail
+
+
+def argument_models(tools: Mapping[str, Callable[..., Any]]) -> dict[str, type[BaseModel]]:
+    """Each tool's argument model, derived from its signature exactly as the SDK derives it."""
+    return {name: func_metadata(fn).arg_model for name, fn in tools.items()}
+
+
+def argument_problem(model: type[BaseModel], arguments: Mapping[str, Any]) -> ErrorDetail | None:
+    """Why `arguments` are not acceptable to `model` in strict mode, or None when they are."""
+    allowed = {field.alias or name for name, field in model.model_fields.items()}
+    extra = sorted(set(arguments) - allowed)
+    if extra:
+        return ErrorDetail(
+            code=ErrorCode.INVALID_ARGUMENT,
+            message=f"unknown argument {extra[0]!r}; this tool takes {sorted(allowed)}",
+            field=extra[0],
+            details={"unknown": extra, "allowed": sorted(allowed)},
+        )
+    try:
+        model.model_validate_json(json.dumps(dict(arguments)), strict=True)
+    except ValidationError as exc:
+        errors = [
+            {"field": ".".join(str(part) for part in error["loc"]), "message": error["msg"]} for error in exc.errors()
+        ]
+        first = errors[0]
+        return ErrorDetail(
+            code=ErrorCode.INVALID_ARGUMENT,
+            message=f"argument {first['field']!r} is not valid: {first['message']} (values are never coerced)",
+            field=first["field"],
+            details={"errors": errors},
+        )
+    return None
+
+
+class StrictArguments:
+    """Server middleware: strict validation of `tools/call` arguments for the tools it knows."""
+
+    def __init__(self, models: Mapping[str, type[BaseModel]]) -> None:
+        self._models = dict(models)
+
+    async def __call__(self, ctx: ServerRequestContext[Any, Any], call_next: CallNext) -> HandlerResult:
+        params = ctx.params
+        if ctx.method != "tools/call" or params is None:
+            return await call_next(ctx)
+        model = self._models.get(str(params.get("name")))
+        arguments = params.get("arguments") or {}
+        # Malformed params (arguments not an object) are a protocol error; the SDK reports those itself.
+        if model is None or not isinstance(arguments, Mapping):
+            return await call_next(ctx)
+        problem = argument_problem(model, arguments)
+        if problem is not None:
+            return detail_result(problem)
+        return await call_next(ctx)
