@@ -1,0 +1,78 @@
+"""Real server processes for tests: `kpi-context serve --http` on a free 127.0.0.1 port."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from contextlib import AbstractAsyncContextManager
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+from mcp import Client
+
+SECRET = "test-signing-secret"
+CLI = str(Path(sys.executable).with_name("kpi-context"))
+
+ClientFactory = Callable[[], AbstractAsyncContextManager[Client]]
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+@dataclass
+class RunningServer:
+    process: subprocess.Popen[bytes]
+    port: int
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}/mcp"
+
+
+def start_http_server(*extra: str, env: dict[str, str] | None = None) -> RunningServer:
+    """Start `kpi-context serve --http` and wait until it answers; the caller stops it."""
+    port = free_port()
+    process = subprocess.Popen(
+        [CLI, "serve", "--http", "--port", str(port), *extra],
+        env={**os.environ, "KPI_CONTEXT_SECRET": SECRET, **(env or {})},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
+    try:
+        wait_until_serving(port, process)
+    except RuntimeError:
+        process.kill()
+        raise
+    return RunningServer(process, port)
+
+
+def wait_until_serving(port: int, process: subprocess.Popen[bytes] | None = None, timeout: float = 30) -> None:
+    """Poll 127.0.0.1:`port` until an HTTP server answers; fail early if `process` exits."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process is not None and process.poll() is not None:
+            stderr = process.stderr.read().decode() if process.stderr else ""
+            raise RuntimeError(f"server exited: {stderr}")
+        try:
+            httpx.get(f"http://127.0.0.1:{port}/mcp", timeout=0.5)
+            return
+        except httpx.TransportError:
+            time.sleep(0.1)
+    raise RuntimeError(f"no server on port {port} within {timeout} s")
+
+
+def stop(server: RunningServer) -> None:
+    server.process.terminate()
+    try:
+        server.process.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        server.process.kill()
