@@ -348,7 +348,11 @@ def _call_type(func: Func, args: list[Quantity]) -> Quantity:
                 raise ExpressionError(f"ratio() takes a percent, not {_name(first.unit)}")
             return Quantity(Unit.RATIO, first.extent, first.level, first.population)
         case Func.MIN | Func.MAX:
-            return _sum_type("+", first, rest[0])
+            # A literal bound (max(net_burn, 0)) takes the other operand's unit: clamping is not arithmetic.
+            other = rest[0]
+            if Extent.SCALAR in (first.extent, other.extent) and first.extent != other.extent:
+                return other if first.extent is Extent.SCALAR else first
+            return _sum_type("+", first, other)
 
 
 def infer(node: Node, env: Mapping[str, Quantity]) -> Quantity:
