@@ -94,16 +94,19 @@ def bind_input(
         period, as_of, value_currency = trusted.period, trusted.as_of, trusted.currency
     else:
         given_kpi = argument.kpi or spec.kpi
-        given_binding = merge_binding(needed, argument.binding, field)
+        # A value claimed for another KPI carries that KPI's rules, not the ones this input needs.
+        claimed = catalog.get(argument.kpi) if argument.kpi is not None else None
+        base = needed if claimed is None or argument.kpi == spec.kpi else claimed.binding_for(argument.variant)
+        given_binding = merge_binding(base, argument.binding, field)
         value, status = claim_decimal(argument, field), ValueStatus.ASSERTED
         if argument.binding is None and argument.kpi is None and argument.provenance is None:
             status = ValueStatus.REPORTED
         period, as_of = argument.period or target.period, argument.as_of or target.as_of
         value_currency = argument.currency or currency
-    diffs: list[tuple[str, str, str]] = []
+    # Binding axes first: the grain or basis that differs is what the caller must fix.
+    diffs = [(axis.value, want, got) for axis, want, got in binding_differences(needed, given_binding)]
     if spec.kpi is not None and given_kpi != spec.kpi:
         diffs.append(("kpi", spec.kpi, str(given_kpi)))
-    diffs += [(axis.value, want, got) for axis, want, got in binding_differences(needed, given_binding)]
     if diffs:
         hint = _remedy_hint(binder, spec, given_kpi)
         raise _mismatch(spec, parent, diffs, hint)

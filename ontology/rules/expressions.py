@@ -84,7 +84,8 @@ class ExpressionTypes:
             complete = False
             if inherited_by is None:
                 yield found
-        if not complete:
+        if not complete or not referenced_names(tree) <= set(env):
+            # An input left out of `env` (its KPI is unknown or failed to load) was reported elsewhere.
             return
         try:
             result = infer(tree, env)
@@ -138,9 +139,7 @@ class ExpressionTypes:
             else:
                 source = context.definition(item.kpi)
                 if source is None:
-                    yield from ()  # reported by references_resolve, or by the source's own file
-                    env.clear()
-                    return
+                    continue  # reported by references_resolve, or by the source's own file
                 if item.variant is not None and source.variant(item.variant) is None:
                     known = ", ".join(v.id for v in source.variants) or "none"
                     yield entry.issue(

@@ -12,7 +12,6 @@ from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from pathlib import Path
 
-import httpx
 from mcp import Client
 
 SECRET = "test-signing-secret"
@@ -56,16 +55,16 @@ def start_http_server(*extra: str, env: dict[str, str] | None = None) -> Running
 
 
 def wait_until_serving(port: int, process: subprocess.Popen[bytes] | None = None, timeout: float = 30) -> None:
-    """Poll 127.0.0.1:`port` until an HTTP server answers; fail early if `process` exits."""
+    """Poll 127.0.0.1:`port` until the server accepts connections; fail early if `process` exits."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if process is not None and process.poll() is not None:
             stderr = process.stderr.read().decode() if process.stderr else ""
             raise RuntimeError(f"server exited: {stderr}")
         try:
-            httpx.get(f"http://127.0.0.1:{port}/mcp", timeout=0.5)
-            return
-        except httpx.TransportError:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
+                return
+        except OSError:
             time.sleep(0.1)
     raise RuntimeError(f"no server on port {port} within {timeout} s")
 

@@ -1,0 +1,284 @@
+"""One table of scenarios, each run through the official MCP client in memory, over stdio and over HTTP.
+
+Expected figures are worked by hand in the comments; nothing is copied from the server's output.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Awaitable, Callable
+from contextlib import AbstractAsyncContextManager
+from decimal import Decimal
+from typing import Any
+
+import pytest
+from mcp import Client
+
+Scenario = Callable[[Client], Awaitable[None]]
+ClientFactory = Callable[[], AbstractAsyncContextManager[Client]]
+SCENARIOS: dict[str, Scenario] = {}
+
+
+def scenario(fn: Scenario) -> Scenario:
+    SCENARIOS[fn.__name__] = fn
+    return fn
+
+
+async def call(client: Client, tool: str, arguments: dict[str, Any]) -> tuple[bool, dict[str, Any]]:
+    result = await client.call_tool(tool, arguments)
+    assert result.structured_content is not None, result.content
+    return bool(result.is_error), result.structured_content
+
+
+async def ok(client: Client, tool: str, arguments: dict[str, Any]) -> dict[str, Any]:
+    is_error, payload = await call(client, tool, arguments)
+    assert not is_error, payload
+    return payload
+
+
+async def refused(client: Client, tool: str, arguments: dict[str, Any]) -> dict[str, Any]:
+    is_error, payload = await call(client, tool, arguments)
+    assert is_error, payload
+    error: dict[str, Any] = payload["error"]
+    return error
+
+
+async def acv(client: Client, new_business: int, new_customers: int, period: str) -> dict[str, Any]:
+    return await ok(
+        client,
+        "compute_kpi",
+        {
+            "kpi": "sales.avg_contract_value",
+            "inputs": {"sales.new_business": new_business, "sales.new_customers_added": new_customers},
+            "period": period,
+            "currency": "USD",
+        },
+    )
+
+
+def keys_anywhere(payload: object) -> set[str]:
+    if isinstance(payload, dict):
+        return set(payload) | {k for v in payload.values() for k in keys_anywhere(v)}
+    if isinstance(payload, list):
+        return {k for v in payload for k in keys_anywhere(v)}
+    return set()
+
+
+@scenario
+async def lookup_by_id_is_exact(client: Client) -> None:
+    result = await ok(client, "lookup_kpi", {"query": "sales.arr"})
+    assert result["exact"] is True
+    assert result["matches"][0]["id"] == "sales.arr"
+    assert result["catalog"]["content_hash"].startswith("sha256:")
+
+
+@scenario
+async def lookup_by_alias_finds_nrr(client: Client) -> None:
+    result = await ok(client, "lookup_kpi", {"query": "net dollar retention"})
+    assert result["matches"][0]["id"] == "customers.net_revenue_retention"
+    ndr = await ok(client, "lookup_kpi", {"query": "NDR"})
+    assert ndr["matches"][0]["id"] == "customers.net_revenue_retention"
+
+
+@scenario
+async def lookup_fuzzy_finds_magic_number(client: Client) -> None:
+    result = await ok(client, "lookup_kpi", {"query": "magic numbr"})
+    assert result["matches"][0]["id"] == "sales.magic_number"
+
+
+@scenario
+async def lookup_acv_returns_the_family(client: Client) -> None:
+    result = await ok(client, "lookup_kpi", {"query": "ACV", "limit": 10})
+    ids = {m["id"] for m in result["matches"]}
+    assert {"sales.avg_contract_value", "customers.avg_contract_value", "sales.booked_acv"} <= ids
+    assert result["family"] == "acv"
+    assert all(m["distinguishing"] for m in result["matches"] if m["family"] == "acv")
+
+
+@scenario
+async def lookup_unknown_term_gives_suggestions(client: Client) -> None:
+    error = await refused(client, "lookup_kpi", {"query": "zzqx flurb"})
+    assert error["code"] == "not_found"
+    assert error["field"] == "query"
+    assert error["details"]["suggestions"]
+
+
+@scenario
+async def compute_new_logo_acv_from_new_business_and_new_customers(client: Client) -> None:
+    # 1,240,000 new-business ARR ÷ 20 new logos = 62,000 per new customer.
+    value = await acv(client, 1_240_000, 20, "2026-Q3")
+    assert Decimal(value["value"]) == Decimal("62000")
+    assert value["binding"]["grain"] == {
+        "level": "new_customer",
+        "aggregation": "mean",
+        "population": "new_logos_in_period",
+    }
+    assert value["period"] == {"start": "2026-07-01", "end": "2026-09-30"}
+    assert "Q3 2026" in value["label"] and "$62,000" in value["label"]
+    assert value["provenance"]["signature"]
+    assert {i["name"] for i in value["inputs"]} == {"sales.new_business", "sales.new_customers_added"}
+
+
+@scenario
+async def compute_cac_payback_with_period_totals(client: Client) -> None:
+    # S&M 600,000 in the quarter; new ARR 1,200,000 → 100,000 per month; 75% gross margin
+    # → 75,000 gross profit per month; 600,000 ÷ 75,000 = 8 months.
+    value = await ok(
+        client,
+        "compute_kpi",
+        {
+            "kpi": "sales.cac_payback_period",
+            "inputs": {"finance.total_sm": 600_000, "sales.new_business": 1_200_000, "sales.gross_margin": 75},
+            "period": "2026-Q3",
+            "currency": "USD",
+        },
+    )
+    assert Decimal(value["value"]) == Decimal("8")
+    assert value["unit"] == "months"
+
+
+@scenario
+async def compute_cac_payback_refuses_a_per_customer_cac(client: Client) -> None:
+    # The older formula fed a per-new-customer CAC into a ratio that needs period totals.
+    cac = {
+        "kpi": "sales.cac",
+        "value": 30_000,
+        "currency": "USD",
+        "period": {"start": "2026-07-01", "end": "2026-09-30"},
+    }
+    error = await refused(
+        client,
+        "compute_kpi",
+        {
+            "kpi": "sales.cac_payback_period",
+            "inputs": {"finance.total_sm": cac, "sales.new_business": 1_200_000, "sales.gross_margin": 75},
+            "period": "2026-Q3",
+            "currency": "USD",
+        },
+    )
+    assert error["code"] == "input_binding_mismatch"
+    assert error["field"] == "inputs.finance.total_sm"
+    assert "grain" in json.dumps(error["details"])
+
+
+@scenario
+async def compute_with_zero_new_customers_is_undefined_not_an_error(client: Client) -> None:
+    value = await acv(client, 1_000_000, 0, "2026-Q3")
+    assert value["value"] is None
+    assert "zero" in value["undefined_reason"]
+
+
+@scenario
+async def compute_refuses_mixed_currencies(client: Client) -> None:
+    eur = {"kpi": "finance.total_sm", "value": 600_000, "currency": "EUR"}
+    error = await refused(
+        client,
+        "compute_kpi",
+        {
+            "kpi": "sales.cac_payback_period",
+            "inputs": {"finance.total_sm": eur, "sales.new_business": 1_200_000, "sales.gross_margin": 75},
+            "period": "2026-Q3",
+            "currency": "USD",
+        },
+    )
+    assert error["code"] == "currency_mismatch"
+
+
+@scenario
+async def compute_names_missing_inputs(client: Client) -> None:
+    error = await refused(
+        client,
+        "compute_kpi",
+        {"kpi": "sales.avg_contract_value", "inputs": {"sales.new_business": 1}, "period": "2026-Q3"},
+    )
+    assert error["code"] == "missing_input"
+    assert error["details"]["missing"] == ["sales.new_customers_added"]
+
+
+@scenario
+async def acv_against_arr_is_refused_with_the_grain_named(client: Client) -> None:
+    acv_q3 = await acv(client, 1_240_000, 20, "2026-Q3")
+    arr = await ok(
+        client,
+        "compute_kpi",
+        {"kpi": "sales.arr", "inputs": {"sales.arr": 10_000_000}, "as_of": "2026-09-30", "currency": "USD"},
+    )
+    assert arr["status"] == "reported"
+    error = await refused(client, "compare_metrics", {"left": acv_q3, "right": arr})
+    assert error["code"] == "unsafe_comparison"
+    assert error["comparable"] is False
+    axes = {m["axis"] for m in error["mismatches"]}
+    assert {"grain.level", "grain.aggregation"} <= axes
+    assert error["remedies"]
+    assert not keys_anywhere(error) & {"difference", "ratio", "percent_change"}
+
+
+@scenario
+async def acv_q2_against_acv_q3_is_a_trend(client: Client) -> None:
+    # Q2: 1,000,000 ÷ 20 = 50,000; Q3: 62,000. Change +12,000 = +24% of 50,000; higher is better.
+    q2 = await acv(client, 1_000_000, 20, "2026-Q2")
+    q3 = await acv(client, 1_240_000, 20, "2026-Q3")
+    result = await ok(client, "compare_metrics", {"left": q3, "right": q2})
+    assert result["comparable"] is True
+    assert result["kind"] == "trend"
+    assert Decimal(result["difference"]) == Decimal("12000")
+    assert Decimal(result["percent_change"]) == Decimal("24")
+    assert result["direction"] == "better"
+
+
+@scenario
+async def acv_against_its_benchmark_median(client: Client) -> None:
+    # Benchmark median 62,000 (catalog); a 50,000 ACV is 12,000 below it.
+    q2 = await acv(client, 1_000_000, 20, "2026-Q2")
+    result = await ok(client, "compare_metrics", {"left": q2, "right": {"benchmark": "median"}})
+    assert result["kind"] == "benchmark"
+    assert Decimal(result["right"]["value"]) == Decimal("62000")
+    assert Decimal(result["difference"]) == Decimal("-12000")
+
+
+@scenario
+async def a_tampered_value_is_marked_asserted(client: Client) -> None:
+    q2 = await acv(client, 1_000_000, 20, "2026-Q2")
+    q3 = await acv(client, 1_240_000, 20, "2026-Q3")
+    tampered = {**q3, "value": "99000"}
+    result = await ok(client, "compare_metrics", {"left": tampered, "right": q2})
+    assert result["left"]["status"] == "asserted"
+    assert result["right"]["status"] == "computed"
+    # Asserted 99,000 against 50,000: +49,000.
+    assert Decimal(result["difference"]) == Decimal("49000")
+
+
+@scenario
+async def a_caller_cannot_declare_arr_per_account(client: Client) -> None:
+    claim = {
+        "kpi": "sales.arr",
+        "value": 120_000,
+        "currency": "USD",
+        "as_of": "2026-09-30",
+        "binding": {"grain": {"level": "account", "aggregation": "mean"}},
+    }
+    error = await refused(client, "compare_metrics", {"left": claim, "right": {"benchmark": "median"}})
+    assert error["code"] == "invalid_binding_claim"
+
+
+@scenario
+async def bad_arguments_are_rejected_not_coerced(client: Client) -> None:
+    as_string = await refused(client, "lookup_kpi", {"query": "ARR", "limit": "12"})
+    assert (as_string["code"], as_string["field"]) == ("invalid_argument", "limit")
+    extra = await refused(client, "lookup_kpi", {"query": "ARR", "colour": "red"})
+    assert (extra["code"], extra["field"]) == ("invalid_argument", "colour")
+    text_number = await refused(
+        client,
+        "compute_kpi",
+        {"kpi": "sales.arr", "inputs": {"sales.arr": "abc"}, "as_of": "2026-09-30", "currency": "USD"},
+    )
+    assert text_number["code"] == "invalid_argument"
+    assert text_number["field"].startswith("inputs")
+    # The server is still healthy after the refusals.
+    assert (await ok(client, "lookup_kpi", {"query": "ARR"}))["matches"]
+
+
+@pytest.mark.parametrize("name", sorted(SCENARIOS))
+async def test_scenario_over_each_transport(name: str, connect: ClientFactory) -> None:
+    async with connect() as client:
+        await SCENARIOS[name](client)
