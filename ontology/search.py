@@ -9,6 +9,7 @@ the caller has to choose instead of silently getting one of them.
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -237,6 +238,9 @@ class SearchIndex:
             for word in _content_words(kpi.description):
                 self._vocabulary.setdefault(word, set()).add(i)
         self._words = list(self._vocabulary)
+        # The index never changes after construction, so a query's ranking can be reused: assistants
+        # repeat the same few lookups many times in one session. Bounded so memory stays flat.
+        self._ranked = functools.lru_cache(maxsize=1024)(self._rank)
 
     def __len__(self) -> int:
         return len(self._kpis)
@@ -328,6 +332,18 @@ class SearchIndex:
             raise SearchError("the query needs at least one letter or digit", field="query")
         if not 1 <= limit <= MAX_LIMIT:
             raise SearchError(f"limit must be between 1 and {MAX_LIMIT}", field="limit")
+        return self._ranked(query, domain, stage, owning_function, tier, field_type, limit)
+
+    def _rank(
+        self,
+        query: str,
+        domain: Domain | None,
+        stage: Stage | None,
+        owning_function: str | None,
+        tier: Tier | None,
+        field_type: FieldType | None,
+        limit: int,
+    ) -> SearchResult:
         allowed = self._allowed(domain, stage, owning_function, tier, field_type)
         key = normalize_term(query)
         scores: dict[int, _Score] = {}
