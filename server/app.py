@@ -9,7 +9,7 @@ from mcp.server.mcpserver import MCPServer
 from kpi_context import __version__
 from kpi_context.server.resources import register_resources
 from kpi_context.server.strict_arguments import StrictArguments, argument_models
-from kpi_context.server.tool_handlers import register_tools
+from kpi_context.server.tool_handlers import make_tools
 from kpi_context.tools.context import ToolContext
 
 INSTRUCTIONS = """Governed SaaS KPIs. Every number here is bound to the rules that produced it (value basis,
@@ -19,14 +19,15 @@ Quote the `label` of each value verbatim."""
 
 
 def build_server(context: ToolContext) -> MCPServer[Any]:
+    tools = make_tools(context)
     server: MCPServer[Any] = MCPServer(
         name="kpi-context",
         title="KPI Context Server",
         version=__version__,
         instructions=INSTRUCTIONS,
         log_level="WARNING",
+        tools=tools,
+        middleware=[StrictArguments(argument_models(tools))],
     )
-    tools = register_tools(server, context)
     register_resources(server, context.catalog)
-    server.middleware.append(StrictArguments(argument_models(tools)))
     return server

@@ -10,20 +10,20 @@ with an `invalid_argument` error naming the field.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Mapping
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 from mcp.server.context import CallNext, HandlerResult, ServerRequestContext
-from mcp.server.mcpserver.utilities.func_metadata import func_metadata
+from mcp.server.mcpserver.tools import Tool
 from pydantic import BaseModel, ValidationError
 
 from kpi_context.server.results import detail_result
 from kpi_context.tools.errors import ErrorCode, ErrorDetail
 
 
-def argument_models(tools: Mapping[str, Callable[..., Any]]) -> dict[str, type[BaseModel]]:
-    """Each tool's argument model, derived from its signature exactly as the SDK derives it."""
-    return {name: func_metadata(fn).arg_model for name, fn in tools.items()}
+def argument_models(tools: Iterable[Tool]) -> dict[str, type[BaseModel]]:
+    """Each tool's argument model: the one the SDK derived from the tool function's signature."""
+    return {tool.name: tool.fn_metadata.arg_model for tool in tools}
 
 
 def argument_problem(model: type[BaseModel], arguments: Mapping[str, Any]) -> ErrorDetail | None:

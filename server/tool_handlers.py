@@ -11,11 +11,12 @@ from collections.abc import Callable, Mapping
 from datetime import date
 from typing import Annotated, Any
 
-from mcp.server.mcpserver import MCPServer
+from mcp.server.mcpserver.tools import Tool
 from mcp.types import CallToolResult, ToolAnnotations
 from pydantic import Field
 
 from kpi_context.ontology.model import Domain, Stage, Tier
+from kpi_context.server.output_schemas import lean_schema
 from kpi_context.server.results import refusal, success
 from kpi_context.tools.compare import BenchmarkRef, Comparison, compare_metrics
 from kpi_context.tools.compute import compute_from_inputs
@@ -56,8 +57,8 @@ or ratio, so never compute one yourself from the two values."""
 ToolFn = Callable[..., Any]
 
 
-def register_tools(server: MCPServer[Any], context: ToolContext) -> dict[str, ToolFn]:
-    """Add the tools to `server`; returns them by name (the strict-argument check reads their signatures)."""
+def make_tools(context: ToolContext) -> list[Tool]:
+    """The three tools, bound to `context`, ready to hand to the server."""
 
     async def lookup_kpi_tool(
         query: Annotated[str, Field(description="KPI id, slug, label, alias or a few words.", min_length=1)],
@@ -127,6 +128,12 @@ def register_tools(server: MCPServer[Any], context: ToolContext) -> dict[str, To
         "compute_kpi": (compute_kpi_tool, "Compute a bound KPI value", COMPUTE_DESCRIPTION),
         "compare_metrics": (compare_metrics_tool, "Compare two bound values safely", COMPARE_DESCRIPTION),
     }
+    made = []
     for name, (fn, title, description) in tools.items():
-        server.add_tool(fn, name=name, title=title, description=description, annotations=READ_ONLY)
-    return {name: fn for name, (fn, _, _) in tools.items()}
+        tool = Tool.from_function(fn, name=name, title=title, description=description, annotations=READ_ONLY)
+        schema = tool.fn_metadata.output_schema
+        if schema is not None:
+            # Published leaner; the SDK still validates results against the pydantic model itself.
+            tool.fn_metadata.output_schema = lean_schema(schema)
+        made.append(tool)
+    return made
