@@ -16,25 +16,32 @@ _NULL = {"type": "null"}
 _REF = "#/$defs/"
 
 
-def lean_schema(schema: Mapping[str, Any]) -> dict[str, Any]:
+def lean_schema(schema: Mapping[str, Any], *, unroll: int = 2) -> dict[str, Any]:
+    """`schema` with local definitions inlined and nullable unions folded.
+
+    A recursive definition (a bound value's inputs are bound values) is unrolled `unroll`
+    levels deep and referenced beyond that, so typical results never touch a `$ref`.
+    """
     definitions: Mapping[str, Any] = schema.get("$defs", {})
     recursive = {name for name in definitions if _reaches(definitions, name, name, set())}
 
-    def walk(node: Any) -> Any:
+    def walk(node: Any, path: tuple[str, ...]) -> Any:
         if isinstance(node, list):
-            return [walk(item) for item in node]
+            return [walk(item, path) for item in node]
         if not isinstance(node, Mapping):
             return node
-        out = {key: walk(value) for key, value in node.items() if key not in ("$defs", "title")}
+        out = {key: walk(value, path) for key, value in node.items() if key not in ("$defs", "title")}
         ref = out.get("$ref")
-        if isinstance(ref, str) and ref.startswith(_REF) and ref.removeprefix(_REF) not in recursive:
-            siblings = {key: value for key, value in out.items() if key != "$ref"}
-            out = {**walk(definitions[ref.removeprefix(_REF)]), **siblings}
+        if isinstance(ref, str) and ref.startswith(_REF):
+            name = ref.removeprefix(_REF)
+            if name not in recursive or path.count(name) < unroll:
+                siblings = {key: value for key, value in out.items() if key != "$ref"}
+                out = {**walk(definitions[name], (*path, name)), **siblings}
         return _fold_nullable(out)
 
-    result: dict[str, Any] = walk(schema)
+    result: dict[str, Any] = walk(schema, ())
     if recursive:
-        result["$defs"] = {name: walk(definitions[name]) for name in sorted(recursive)}
+        result["$defs"] = {name: walk(definitions[name], (name,) * unroll) for name in sorted(recursive)}
     return result
 
 
