@@ -1,0 +1,64 @@
+"""Shared helpers for the ledger tests: the bundled catalog, a data directory, and row builders."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from kpi_context.ontology.loader import load_catalog
+from kpi_context.tools.context import ToolContext
+from kpi_context.tools.ledger.engine import compute_from_ledger
+from kpi_context.tools.ledger.source import DatasetRegistry
+from kpi_context.tools.values import BoundValue
+
+
+@pytest.fixture(scope="session")
+def ctx() -> ToolContext:
+    return ToolContext.create(load_catalog(), secret=b"ledger-tests")
+
+
+@pytest.fixture
+def registry(tmp_path: Path) -> DatasetRegistry:
+    data = tmp_path / "data"
+    data.mkdir()
+    return DatasetRegistry.from_cli(data)
+
+
+def line(**fields: Any) -> dict[str, Any]:
+    """A valid recurring yearly line of contract C1 / account A1, signed and live on 2026-01-01; override any field."""
+    row: dict[str, Any] = {
+        "contract_id": "C1",
+        "account_id": "A1",
+        "charge_type": "recurring",
+        "amount": "12000",
+        "amount_period": "year",
+        "start_date": "2026-01-01",
+        "end_date": "2026-12-31",
+        "signed_date": "2026-01-01",
+        "currency": "USD",
+        "change_type": "new",
+    }
+    row.update(fields)
+    return row
+
+
+@pytest.fixture
+def make_line() -> Callable[..., dict[str, Any]]:
+    return line
+
+
+Compute = Callable[..., BoundValue]
+
+
+@pytest.fixture
+def compute(ctx: ToolContext, registry: DatasetRegistry) -> Compute:
+    """compute_from_ledger over inline rows (or a dataset name), with the test catalog and registry."""
+
+    def run(kpi: str, rows: list[dict[str, Any]] | str, **options: Any) -> BoundValue:
+        ledger = rows if isinstance(rows, str) else {"rows": rows}
+        return compute_from_ledger(ctx, kpi, ledger, datasets=registry, **options)
+
+    return run

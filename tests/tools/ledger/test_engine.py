@@ -1,0 +1,177 @@
+"""The engine's contract: which KPIs, which options, refusals, progress, and the trace on the result."""
+
+from __future__ import annotations
+
+from datetime import date
+from decimal import Decimal
+
+import pytest
+
+from kpi_context.ontology.ledger_options import LEDGER_KPI_OPTIONS
+from kpi_context.tools.errors import ErrorCode, KpiError
+from kpi_context.tools.ledger.engine import KPI_MEASURES, months_before
+
+MID_2026 = date(2026, 6, 30)
+
+
+def _book(make_line):
+    # Three customers live on 30 June 2026: A 30,000 (two contracts of 20,000 and 10,000), B 12,000, C 6,000.
+    # B signed in 2025; A and C are new in 2026. Total ARR 48,000.
+    return [
+        make_line(account_id="A", contract_id="A1", amount="20000", signed_date="2026-01-01"),
+        make_line(
+            account_id="A",
+            contract_id="A2",
+            amount="10000",
+            start_date="2026-03-01",
+            end_date="2027-02-28",
+            signed_date="2026-02-20",
+        ),
+        make_line(
+            account_id="B",
+            contract_id="B1",
+            amount="12000",
+            start_date="2025-07-01",
+            end_date="2026-12-31",
+            signed_date="2025-06-20",
+        ),
+        make_line(
+            account_id="C",
+            contract_id="C1",
+            amount="500",
+            amount_period="month",
+            start_date="2026-04-01",
+            end_date="2027-03-31",
+            signed_date="2026-03-25",
+        ),
+    ]
+
+
+def test_every_ledger_kpi_has_options_and_a_measure_and_exists_in_the_catalog(ctx):
+    assert set(KPI_MEASURES) == set(LEDGER_KPI_OPTIONS)
+    assert [kpi for kpi in KPI_MEASURES if ctx.catalog.get(kpi) is None] == []
+
+
+def test_mrr_is_arr_over_twelve(compute, make_line):
+    # 48,000 ÷ 12 = 4,000 a month.
+    mrr = compute("sales.mrr", _book(make_line), as_of=MID_2026)
+    assert mrr.value == Decimal(4000)
+    assert mrr.unit.value == "currency_per_month"
+
+
+def test_total_customers_counts_live_accounts_once(compute, make_line):
+    assert compute("customers.total_customers", _book(make_line), as_of=MID_2026).value == Decimal(3)
+
+
+def test_blended_acv_is_arr_per_live_account(compute, make_line):
+    # 48,000 ÷ 3 = 16,000.
+    assert compute("customers.avg_contract_value", _book(make_line), as_of=MID_2026).value == Decimal(16000)
+
+
+def test_blended_acv_median_variant_takes_the_middle_account(compute, make_line):
+    # Accounts at 6,000 / 12,000 / 30,000: median 12,000.
+    acv = compute("customers.avg_contract_value", _book(make_line), as_of=MID_2026, variant="median_per_account")
+    assert acv.value == Decimal(12000)
+
+
+def test_new_logo_acv_averages_new_customers_first_contracts(compute, make_line):
+    # New logos signed in H1 2026: A (20,000 + 10,000) and C (500 × 12 = 6,000): 36,000 ÷ 2 = 18,000.
+    acv = compute("sales.avg_contract_value", _book(make_line), period="2026")
+    assert acv.value == Decimal(18000)
+
+
+def test_booked_acv_averages_every_contract_signed_in_the_period(compute, make_line):
+    # Signed in 2026: A1 20,000, A2 10,000, C1 6,000 → 36,000 ÷ 3 = 12,000.
+    assert compute("sales.booked_acv", _book(make_line), period="2026").value == Decimal(12000)
+
+
+def test_top_customer_concentration_and_largest_customer_share(compute, make_line):
+    # All three accounts are in the top ten: 100%. The largest, A, holds 30,000 ÷ 48,000 = 62.5%.
+    top = compute("customers.top_customer_concentration", _book(make_line), as_of=MID_2026)
+    largest = compute(
+        "customers.top_customer_concentration", _book(make_line), as_of=MID_2026, variant="largest_customer"
+    )
+    assert (top.value, largest.value) == (Decimal(100), Decimal("62.50"))
+
+
+def test_acv_trend_compares_blended_acv_at_two_closes(compute, make_line):
+    # 31 March 2026: A 30,000 and B 12,000 → 21,000. 30 June: 16,000. (16,000 − 21,000) ÷ 21,000 = −23.809…%.
+    trend = compute("customers.acv_trend_pct", _book(make_line), period="2026-Q2")
+    assert trend.value == Decimal("-23.81")
+
+
+def test_logo_churn_rate_over_the_trailing_year(compute, make_line):
+    # Live on 31 Dec 2025: B only (and D below). D ends 30 June 2026 without renewal: 1 of 2 churned = 50%.
+    rows = [
+        *_book(make_line),
+        make_line(
+            account_id="D", contract_id="D1", start_date="2025-07-01", end_date="2026-06-30", signed_date="2025-07-01"
+        ),
+    ]
+    assert compute("customers.logo_churn_rate", rows, period="2026").value == Decimal(50)
+
+
+def test_a_kpi_the_ledger_does_not_compute_is_refused(compute, make_line):
+    with pytest.raises(KpiError) as caught:
+        compute("finance.ebitda", [make_line()], period="2026")
+    assert caught.value.code is ErrorCode.NOT_COMPUTABLE
+
+
+def test_an_option_that_does_not_apply_to_the_kpi_is_refused(compute, make_line):
+    with pytest.raises(KpiError) as caught:
+        compute("sales.arr", [make_line()], as_of=MID_2026, basis={"grr_cap": "aggregate"})
+    assert caught.value.code is ErrorCode.INVALID_ARGUMENT
+    assert caught.value.detail.field == "basis.grr_cap"
+
+
+def test_an_unknown_option_value_is_refused_with_the_allowed_ones(compute, make_line):
+    with pytest.raises(KpiError) as caught:
+        compute("sales.booked_acv", [make_line()], period="2026", basis={"annualization": "mrr_times_12"})
+    assert caught.value.detail.details["allowed"] == ["tcv_over_term_years", "first_contract_year"]
+
+
+def test_a_flow_kpi_without_a_period_is_refused(compute, make_line):
+    with pytest.raises(KpiError) as caught:
+        compute("sales.new_business", [make_line()], as_of=MID_2026)
+    assert caught.value.detail.field == "period"
+
+
+def test_the_result_is_signed_and_traces_rows_and_options(compute, make_line):
+    arr = compute("sales.arr", _book(make_line), as_of=MID_2026)
+    assert arr.provenance is not None and arr.provenance.signature
+    assert arr.ledger is not None
+    assert arr.ledger.rows_read == arr.ledger.rows_used + arr.ledger.rows_rejected == 4
+    assert arr.ledger.contributing["account_ids"] == ["A", "B", "C"]
+    assert arr.ledger.options["annualization"] == "current_contract_year"
+    assert arr.currency == "USD"
+
+
+def test_first_year_variant_sets_the_default_annualization(compute, make_line):
+    # A ramp of 8,000 then 12,000: first contract year 8,000; the default, TCV ÷ term, 10,000.
+    rows = [make_line(amount="8000"), make_line(amount="12000", start_date="2027-01-01", end_date="2027-12-31")]
+    first = compute("sales.booked_acv", rows, period="2026", variant="first_year")
+    default = compute("sales.booked_acv", rows, period="2026")
+    assert (first.value, default.value) == (Decimal(8000), Decimal(10000))
+    assert first.ledger is not None and first.ledger.options["annualization"] == "first_contract_year"
+
+
+def test_progress_is_reported_up_to_the_total(ctx, registry, make_line):
+    from kpi_context.tools.ledger.engine import compute_from_ledger
+
+    seen: list[tuple[float, float | None, str]] = []
+    compute_from_ledger(
+        ctx,
+        "sales.arr",
+        {"rows": [make_line()]},
+        datasets=registry,
+        as_of=MID_2026,
+        progress=lambda done, total, message: seen.append((done, total, message)),
+    )
+    assert seen[0][0] == 0 and seen[-1][0] == seen[-1][1]
+    assert [done for done, _, _ in seen] == sorted(done for done, _, _ in seen)
+
+
+def test_months_before_keeps_month_ends():
+    assert months_before(date(2026, 2, 28), 12) == date(2025, 2, 28)
+    assert months_before(date(2026, 9, 30), 12) == date(2025, 9, 30)
+    assert months_before(date(2025, 2, 28), 12) == date(2024, 2, 29)

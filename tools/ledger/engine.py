@@ -1,0 +1,379 @@
+"""compute_kpi over a contract ledger: choose the rules, validate the rows, run the SQL, bind the result.
+
+The options a caller passes in `basis` (or the KPI's defaults) decide every rule that moves
+the number; they are applied in SQL, reported in the ledger trace, and the binding axes they
+touch are set on the value's binding. When those axes match a governed variant of the KPI the
+value carries that variant; when they match none it keeps its rules and says so in a warning,
+so it can only be compared with values computed the same way.
+"""
+
+from __future__ import annotations
+
+import calendar
+from collections.abc import Callable, Mapping
+from datetime import date, timedelta
+from decimal import Decimal
+from enum import StrEnum
+from typing import Any
+
+import duckdb
+
+from kpi_context.ontology.binding import Aggregation, Binding, TimeBasisKind, binding_differences
+from kpi_context.ontology.ledger_options import (
+    LEDGER_KPI_OPTIONS,
+    KpiOptions,
+    LedgerOptions,
+    OptionKey,
+    bound_binding,
+    catalog_defaults,
+    parse_option,
+)
+from kpi_context.ontology.model import DEFAULT_VARIANT_ID, KpiDefinition
+from kpi_context.tools.binder import Draft
+from kpi_context.tools.claims import allowed_bindings, variant_id_of
+from kpi_context.tools.compute import resolve_when
+from kpi_context.tools.context import ToolContext
+from kpi_context.tools.errors import ErrorCode, KpiError
+from kpi_context.tools.inputs import When
+from kpi_context.tools.ledger import measures
+from kpi_context.tools.ledger.measures import Measured, Movement
+from kpi_context.tools.ledger.source import DatasetRegistry, ledger_source
+from kpi_context.tools.ledger.sql import priced_sql
+from kpi_context.tools.ledger.validate import REJECTIONS_LISTED, Validation, validate
+from kpi_context.tools.periods import Period
+from kpi_context.tools.resolve import resolve_kpi
+from kpi_context.tools.values import BoundValue, Component, LedgerTrace, ValueStatus
+
+Progress = Callable[[float, float | None, str], None]
+"""(progress, total, message), as MCP progress notifications carry them."""
+
+_STEPS = 4.0
+
+
+class Measure(StrEnum):
+    ARR = "arr"
+    MRR = "mrr"
+    STARTING_ARR = "starting_arr"
+    NEW_BUSINESS = "new_business"
+    EXPANSION = "expansion"
+    CONTRACTION = "contraction"
+    CHURN = "churn"
+    REACTIVATION = "reactivation"
+    NET_NEW_ARR = "net_new_arr"
+    NRR = "nrr"
+    GRR = "grr"
+    ACTIVE_LOGOS = "active_logos"
+    NEW_LOGOS = "new_logos"
+    CHURNED_LOGOS = "churned_logos"
+    LOGO_CHURN_RATE = "logo_churn_rate"
+    NEW_LOGO_ACV = "new_logo_acv"
+    BOOKED_ACV = "booked_acv"
+    BLENDED_ACV = "blended_acv"
+    ACV_TREND = "acv_trend"
+    TOP_CONCENTRATION = "top_concentration"
+
+
+KPI_MEASURES: Mapping[str, Measure] = {
+    "sales.arr": Measure.ARR,
+    "sales.carr": Measure.ARR,
+    "sales.mrr": Measure.MRR,
+    "sales.starting_arr": Measure.STARTING_ARR,
+    "sales.new_business": Measure.NEW_BUSINESS,
+    "sales.expansion": Measure.EXPANSION,
+    "sales.downgrades": Measure.CONTRACTION,
+    "sales.churn_arr": Measure.CHURN,
+    "sales.reactivation": Measure.REACTIVATION,
+    "sales.net_new_arr": Measure.NET_NEW_ARR,
+    "customers.net_revenue_retention": Measure.NRR,
+    "customers.gross_revenue_retention": Measure.GRR,
+    "customers.total_customers": Measure.ACTIVE_LOGOS,
+    "sales.new_customers_added": Measure.NEW_LOGOS,
+    "customers.new_customers_added": Measure.NEW_LOGOS,
+    "customers.customers_churned": Measure.CHURNED_LOGOS,
+    "customers.logo_churn_rate": Measure.LOGO_CHURN_RATE,
+    "sales.avg_contract_value": Measure.NEW_LOGO_ACV,
+    "sales.booked_acv": Measure.BOOKED_ACV,
+    "customers.avg_contract_value": Measure.BLENDED_ACV,
+    "customers.acv_trend_pct": Measure.ACV_TREND,
+    "customers.top_customer_concentration": Measure.TOP_CONCENTRATION,
+}
+"""The KPIs a ledger computes; kept in step with the option table of `ontology.ledger_options`."""
+
+_BRIDGE_MOVEMENTS = {
+    Measure.NEW_BUSINESS: Movement.NEW,
+    Measure.EXPANSION: Movement.EXPANSION,
+    Measure.CONTRACTION: Movement.CONTRACTION,
+    Measure.CHURN: Movement.CHURN,
+    Measure.REACTIVATION: Movement.REACTIVATION,
+}
+_TOP_CUSTOMERS = {None: 10, "largest_customer": 1}
+
+
+def compute_from_ledger(
+    ctx: ToolContext,
+    kpi_ref: str,
+    ledger: str | Mapping[str, Any],
+    *,
+    datasets: DatasetRegistry,
+    variant: str | None = None,
+    period: Period | str | None = None,
+    as_of: date | None = None,
+    currency: str | None = None,
+    basis: Mapping[str, str] | None = None,
+    progress: Progress | None = None,
+) -> BoundValue:
+    kpi = resolve_kpi(ctx.catalog, ctx.index, kpi_ref, field="kpi")
+    measure, spec = KPI_MEASURES.get(kpi.id), LEDGER_KPI_OPTIONS.get(kpi.id)
+    if measure is None or spec is None:
+        raise KpiError(
+            ErrorCode.NOT_COMPUTABLE,
+            f"{kpi.id} is not computed from a contract ledger; the ledger computes {sorted(KPI_MEASURES)}",
+            field="kpi",
+            details={"ledger_kpis": sorted(KPI_MEASURES)},
+        )
+    variant_id = variant_id_of(kpi, variant, "variant")
+    catalog_binding = kpi.binding_for(variant_id)
+    options = chosen_options(kpi.id, spec, catalog_binding, basis)
+    binding = bound_binding(catalog_binding, options, spec.keys)
+    variant_id, warnings = _governed(kpi, variant_id, variant is not None, binding)
+    when = resolve_when(kpi, binding, period, as_of)
+    source = ledger_source(ledger, datasets)
+
+    def report(step: float, message: str) -> None:
+        if progress is not None:
+            progress(step, _STEPS, message)
+
+    report(0, f"reading ledger {source.name!r}")
+    con = duckdb.connect(":memory:")
+    try:
+        checked = validate(con, source, currency)
+        report(1, f"{checked.rows_used:,} of {checked.rows_read:,} rows valid; pricing lines")
+        con.execute(priced_sql(options))
+        report(2, f"computing {kpi.id}")
+        measured, when = _run(con, measure, options, when, kpi, variant_id, binding)
+        report(_STEPS, "done")
+    finally:
+        con.close()
+    trace = LedgerTrace(
+        dataset=source.name,
+        rows_read=checked.rows_read,
+        rows_used=checked.rows_used,
+        rows_rejected=checked.rows_rejected,
+        rejections=checked.rejections,
+        contributing=measured.contributing,
+        options={key.value: options.value_of(key).value for key in spec.keys},
+    )
+    if measured.undefined_reason:
+        warnings.append(f"undefined: {measured.undefined_reason}")
+    return ctx.binder.bind(
+        Draft(
+            kpi=kpi,
+            variant_id=variant_id,
+            value=measured.value,
+            status=ValueStatus.COMPUTED,
+            period=when.period,
+            as_of=when.as_of,
+            currency=checked.currency,
+            undefined_reason=measured.undefined_reason,
+            formula=measured.formula,
+            components=tuple(_tidy(c) for c in measured.components),
+            ledger=trace,
+            warnings=tuple(warnings + _data_warnings(checked)),
+            binding=binding,
+        )
+    )
+
+
+def chosen_options(kpi_id: str, spec: KpiOptions, binding: Binding, basis: Mapping[str, str] | None) -> LedgerOptions:
+    """The defaults for this KPI (catalog binding first), with the caller's `basis` applied; unknown keys refused."""
+    options = catalog_defaults(spec, binding)
+    updates: dict[str, object] = {}
+    for raw_key, raw_value in (basis or {}).items():
+        key = next((k for k in OptionKey if k.value == raw_key), None)
+        if key is None or key not in spec.keys:
+            raise KpiError(
+                ErrorCode.INVALID_ARGUMENT,
+                f"basis key {raw_key!r} does not apply to {kpi_id} computed from a ledger; "
+                f"its keys are {[k.value for k in spec.keys]}",
+                field=f"basis.{raw_key}",
+                details={"allowed_keys": [k.value for k in spec.keys]},
+            )
+        value = parse_option(key, raw_value, spec) if isinstance(raw_value, str) else None
+        if value is None:
+            allowed = [v.value for v in spec.allowed(key)]
+            raise KpiError(
+                ErrorCode.INVALID_ARGUMENT,
+                f"basis.{raw_key} for {kpi_id} is one of {allowed}, not {raw_value!r}",
+                field=f"basis.{raw_key}",
+                details={"allowed": allowed},
+            )
+        updates[key.value] = value
+    return options.model_copy(update=updates)
+
+
+def _governed(
+    kpi: KpiDefinition, variant_id: str | None, explicit: bool, binding: Binding
+) -> tuple[str | None, list[str]]:
+    """The governed variant whose binding the applied rules produce, or a warning that none does."""
+    allowed = allowed_bindings(kpi)
+    chosen = variant_id or DEFAULT_VARIANT_ID
+    if allowed[chosen] == binding:
+        return variant_id, []
+    if not explicit:
+        for vid, candidate in allowed.items():
+            if candidate == binding:
+                return (None if vid == DEFAULT_VARIANT_ID else vid), []
+    differences = ", ".join(
+        f"{axis.value} {got} (governed: {want})" for axis, want, got in binding_differences(allowed[chosen], binding)
+    )
+    return variant_id, [
+        f"computed under rules no governed variant of {kpi.id} uses ({differences}); "
+        "compare it only with values bound the same way"
+    ]
+
+
+def _tidy(component: Component) -> Component:
+    """Drop the trailing zeros of the twelve working decimals (24000.000000000000 → 24000); the value is unchanged."""
+    value = component.value
+    tidy = value.quantize(Decimal(1)) if value == value.to_integral_value() else value.normalize()
+    return component.model_copy(update={"value": tidy})
+
+
+def _data_warnings(checked: Validation) -> list[str]:
+    notes = []
+    if checked.rows_rejected:
+        listed = min(checked.rows_rejected, REJECTIONS_LISTED)
+        notes.append(
+            f"{checked.rows_rejected:,} of {checked.rows_read:,} ledger rows were rejected and left out "
+            f"({listed:,} listed with row number and reason in ledger.rejections)"
+        )
+    if checked.converted_from:
+        notes.append(
+            f"amounts in {', '.join(checked.converted_from)} converted to {checked.currency} at the given rates"
+        )
+    return notes
+
+
+def months_before(day: date, months: int) -> date:
+    """The same day `months` earlier (a month end stays a month end)."""
+    index = day.year * 12 + day.month - 1 - months
+    year, month = divmod(index, 12)
+    last = calendar.monthrange(year, month + 1)[1]
+    at_month_end = day.day == calendar.monthrange(day.year, day.month)[1]
+    return date(year, month + 1, last if at_month_end else min(day.day, last))
+
+
+def _needs_period(kpi: KpiDefinition, when: When) -> Period:
+    if when.period is None:
+        raise KpiError(
+            ErrorCode.INVALID_ARGUMENT,
+            f"{kpi.id} is read at the open of a period: give `period` (e.g. '2026-Q3')",
+            field="period",
+        )
+    return when.period
+
+
+def _run(
+    con: duckdb.DuckDBPyConnection,
+    measure: Measure,
+    options: LedgerOptions,
+    when: When,
+    kpi: KpiDefinition,
+    variant_id: str | None,
+    binding: Binding,
+) -> tuple[Measured, When]:
+    match measure:
+        case Measure.ARR:
+            assert when.as_of is not None  # resolve_when guarantees a date for point-in-time KPIs
+            return measures.arr_at(con, options, when.as_of), when
+        case Measure.MRR:
+            assert when.as_of is not None
+            arr = measures.arr_at(con, options, when.as_of)
+            return Measured(
+                arr.value / 12 if arr.value is not None else None,
+                "ARR ÷ 12",
+                (Component(name="arr", value=arr.value or Decimal(0)),),
+                arr.contributing,
+            ), when
+        case Measure.STARTING_ARR:
+            period = _needs_period(kpi, when)
+            opened = period.start - timedelta(days=1)
+            return measures.arr_at(con, options, opened, "starting ARR"), When(period, opened)
+        case Measure.NEW_BUSINESS | Measure.EXPANSION | Measure.CONTRACTION | Measure.CHURN | Measure.REACTIVATION:
+            period = _needs_period(kpi, when)
+            moved = measures.bridge(con, options, period.start - timedelta(days=1), period.end)
+            movement = _BRIDGE_MOVEMENTS[measure]
+            return Measured(
+                moved.amounts[movement],
+                f"ARR bridge {movement.value} movement over the period",
+                moved.components(),
+                moved.trace(),
+            ), when
+        case Measure.NET_NEW_ARR:
+            period = _needs_period(kpi, when)
+            moved = measures.bridge(con, options, period.start - timedelta(days=1), period.end)
+            return Measured(
+                moved.end - moved.start,
+                "new + expansion + reactivation − contraction − churn (= ARR at close − ARR at open)",
+                moved.components(),
+                moved.trace(),
+            ), when
+        case Measure.NEW_LOGOS | Measure.CHURNED_LOGOS:
+            period = _needs_period(kpi, when)
+            moved = measures.bridge(con, options, period.start - timedelta(days=1), period.end)
+            movement = Movement.NEW if measure is Measure.NEW_LOGOS else Movement.CHURN
+            return Measured(
+                Decimal(moved.accounts[movement]),
+                f"accounts in the bridge's {movement.value} movement",
+                (),
+                {"accounts": moved.accounts[movement], "account_ids": moved.samples[movement]},
+            ), when
+        case Measure.NRR | Measure.GRR | Measure.LOGO_CHURN_RATE:
+            period = _needs_period(kpi, when)
+            opened = _window_open(binding, period)
+            if measure is Measure.LOGO_CHURN_RATE:
+                return measures.logo_churn_rate(con, options, opened, period.end), when
+            return measures.retention(con, options, opened, period.end, gross=measure is Measure.GRR), when
+        case Measure.ACTIVE_LOGOS:
+            assert when.as_of is not None
+            return measures.active_logos(con, options, when.as_of), when
+        case Measure.BLENDED_ACV:
+            assert when.as_of is not None
+            median = binding.grain.aggregation is Aggregation.MEDIAN
+            return measures.blended_acv(con, options, when.as_of, median=median), when
+        case Measure.TOP_CONCENTRATION:
+            assert when.as_of is not None
+            return measures.concentration(con, options, when.as_of, _TOP_CUSTOMERS.get(variant_id, 10)), when
+        case Measure.ACV_TREND:
+            period = _needs_period(kpi, when)
+            prior = (
+                months_before(period.end, 12) if variant_id == "year_over_year" else period.start - timedelta(days=1)
+            )
+            current = measures.blended_acv(con, options, period.end, median=False)
+            before = measures.blended_acv(con, options, prior, median=False)
+            components = (
+                Component(name="acv_current", value=current.value or Decimal(0), description=f"on {period.end}"),
+                Component(name="acv_prior", value=before.value or Decimal(0), description=f"on {prior}"),
+            )
+            formula = "(blended ACV at close − blended ACV at the prior close) ÷ blended ACV at the prior close × 100"
+            if current.value is None or before.value is None or before.value == 0:
+                return Measured(
+                    None, formula, components, {}, "blended ACV is undefined or zero at one of the two dates"
+                ), when
+            value = measures.ratio(current.value - before.value, before.value) * measures.HUNDRED
+            return Measured(
+                value, formula, components, {"current": current.contributing, "prior": before.contributing}
+            ), when
+        case Measure.BOOKED_ACV:
+            period = _needs_period(kpi, when)
+            return measures.booked_acv(con, options, period.start, period.end), when
+        case Measure.NEW_LOGO_ACV:
+            period = _needs_period(kpi, when)
+            return measures.new_logo_acv(con, options, period.start, period.end), when
+
+
+def _window_open(binding: Binding, period: Period) -> date:
+    """The day whose close opens the measurement: window_months before the close, or the period's eve."""
+    if binding.time_basis.kind is TimeBasisKind.TRAILING_WINDOW and binding.time_basis.window_months:
+        return months_before(period.end, binding.time_basis.window_months)
+    return period.start - timedelta(days=1)

@@ -1,0 +1,226 @@
+"""Where a ledger comes from: named datasets under one data directory, or rows inline in the call.
+
+Files are read by DuckDB itself; Python never holds the ledger. A dataset's path must resolve
+(symlinks followed) inside the configured data directory, checked when the server starts and
+again at every read, so a link swapped later cannot reach outside it either.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from decimal import Decimal, InvalidOperation
+from enum import StrEnum
+from pathlib import Path
+from types import MappingProxyType
+from typing import Any
+
+from kpi_context.tools.errors import ErrorCode, KpiError
+
+MAX_INLINE_ROWS = 10_000
+"""Inline rows travel inside a tool call; anything larger belongs in a dataset file."""
+
+INLINE_DATASET = "inline"
+
+REQUIRED_COLUMNS = (
+    "contract_id",
+    "account_id",
+    "charge_type",
+    "amount",
+    "amount_period",
+    "start_date",
+    "end_date",
+    "signed_date",
+    "currency",
+    "change_type",
+)
+OPTIONAL_COLUMNS = ("line_id", "product", "list_amount", "go_live_date")
+LEDGER_COLUMNS = REQUIRED_COLUMNS + OPTIONAL_COLUMNS
+
+
+class LedgerFormat(StrEnum):
+    CSV = "csv"
+    PARQUET = "parquet"
+    JSONL = "jsonl"
+
+    @classmethod
+    def of(cls, path: Path) -> LedgerFormat:
+        suffix = path.suffix.lower()
+        match suffix:
+            case ".csv":
+                return cls.CSV
+            case ".parquet" | ".pq":
+                return cls.PARQUET
+            case ".jsonl" | ".ndjson":
+                return cls.JSONL
+            case _:
+                raise KpiError(
+                    ErrorCode.UNSUPPORTED_FORMAT,
+                    f"{path.name}: ledgers are read from .csv, .parquet or .jsonl files",
+                    field="ledger",
+                    details={"suffix": suffix},
+                )
+
+
+@dataclass(frozen=True)
+class Dataset:
+    name: str
+    path: Path
+    format: LedgerFormat
+
+
+def _inside(data_dir: Path, candidate: Path, shown: str) -> Path:
+    """`candidate` resolved (symlinks followed); refused unless it stays under `data_dir`."""
+    resolved = candidate.resolve()
+    if not resolved.is_relative_to(data_dir):
+        raise KpiError(
+            ErrorCode.PATH_NOT_ALLOWED,
+            f"{shown!r} is outside the data directory; ledgers are read only from files under it",
+            field="ledger",
+        )
+    return resolved
+
+
+@dataclass(frozen=True)
+class DatasetRegistry:
+    """Named ledgers the server was started with, all under one data directory."""
+
+    data_dir: Path
+    datasets: Mapping[str, Dataset] = field(default_factory=lambda: MappingProxyType({}))
+
+    @classmethod
+    def from_cli(cls, data_dir: str | Path, specs: Iterable[str] = ()) -> DatasetRegistry:
+        """Build from `--data-dir DIR` and repeated `--dataset NAME=PATH`.
+
+        PATH is read as any command-line path (relative to the working directory) and must lie
+        inside DIR. A path named in a tool call instead is relative to DIR.
+        """
+        root = Path(data_dir).resolve()
+        if not root.is_dir():
+            raise KpiError(
+                ErrorCode.DATASET_NOT_FOUND, f"data directory {str(data_dir)!r} does not exist", field="data_dir"
+            )
+        found: dict[str, Dataset] = {}
+        for spec in specs:
+            name, sep, raw_path = spec.partition("=")
+            name = name.strip()
+            if not sep or not name or not raw_path.strip():
+                raise KpiError(ErrorCode.INVALID_ARGUMENT, f"dataset {spec!r} is not NAME=PATH", field="dataset")
+            if name in found:
+                raise KpiError(ErrorCode.INVALID_ARGUMENT, f"dataset {name!r} is given twice", field="dataset")
+            found[name] = cls._locate(root, name, Path(raw_path.strip()).absolute())
+        return cls(root, MappingProxyType(found))
+
+    @staticmethod
+    def _locate(root: Path, name: str, raw_path: Path) -> Dataset:
+        # An absolute `raw_path` replaces `root` in the join; either way the resolved file must be under root.
+        path = _inside(root, root / raw_path, str(raw_path))
+        if not path.is_file():
+            raise KpiError(
+                ErrorCode.DATASET_NOT_FOUND, f"dataset {name!r}: no file at {str(raw_path)!r}", field="ledger"
+            )
+        return Dataset(name, path, LedgerFormat.of(path))
+
+    def resolve(self, reference: str) -> Dataset:
+        """A registered name, or a file path relative to the data directory."""
+        known = self.datasets.get(reference)
+        if known is not None:
+            # Checked again at read time: the file or a link on its path may have changed since start.
+            return Dataset(known.name, _inside(self.data_dir, known.path, known.name), known.format)
+        looks_like_path = "/" in reference or "\\" in reference or "." in reference
+        if not looks_like_path:
+            raise KpiError(
+                ErrorCode.DATASET_NOT_FOUND,
+                f"no dataset named {reference!r}; the server has {sorted(self.datasets)}",
+                field="ledger",
+                details={"datasets": sorted(self.datasets)},
+            )
+        return self._locate(self.data_dir, reference, Path(reference))
+
+
+@dataclass(frozen=True)
+class InlineRows:
+    rows: tuple[Mapping[str, Any], ...]
+
+
+@dataclass(frozen=True)
+class LedgerSource:
+    """A ledger to read, and the exchange rates the caller supplied for it (currency → rate to the result's)."""
+
+    name: str
+    origin: Dataset | InlineRows
+    fx_rates: Mapping[str, Decimal] = field(default_factory=lambda: MappingProxyType({}))
+
+
+_LEDGER_KEYS = {"rows", "dataset", "fx_rates"}
+
+
+def ledger_source(ledger: str | Mapping[str, Any], datasets: DatasetRegistry) -> LedgerSource:
+    """Read the `ledger` argument: "NAME", {"dataset": "NAME", "fx_rates": {...}} or {"rows": [...], ...}."""
+    if isinstance(ledger, str):
+        dataset = datasets.resolve(ledger)
+        return LedgerSource(dataset.name, dataset)
+    unknown = sorted(set(ledger) - _LEDGER_KEYS)
+    if unknown:
+        raise KpiError(
+            ErrorCode.INVALID_ARGUMENT,
+            f"ledger takes 'rows' or 'dataset', and optionally 'fx_rates'; not {unknown}",
+            field=f"ledger.{unknown[0]}",
+        )
+    fx = _fx_rates(ledger.get("fx_rates"))
+    if ("rows" in ledger) == ("dataset" in ledger):
+        raise KpiError(ErrorCode.INVALID_ARGUMENT, "ledger needs exactly one of 'rows' or 'dataset'", field="ledger")
+    if "dataset" in ledger:
+        name = ledger["dataset"]
+        if not isinstance(name, str):
+            raise KpiError(ErrorCode.INVALID_ARGUMENT, "ledger.dataset must be a name", field="ledger.dataset")
+        dataset = datasets.resolve(name)
+        return LedgerSource(dataset.name, dataset, fx)
+    return LedgerSource(INLINE_DATASET, InlineRows(_rows(ledger["rows"])), fx)
+
+
+def _rows(raw: object) -> tuple[Mapping[str, Any], ...]:
+    if not isinstance(raw, Sequence) or isinstance(raw, str):
+        raise KpiError(ErrorCode.INVALID_ARGUMENT, "ledger.rows must be a list of objects", field="ledger.rows")
+    if len(raw) > MAX_INLINE_ROWS:
+        raise KpiError(
+            ErrorCode.LEDGER_TOO_LARGE,
+            f"{len(raw)} inline rows; at most {MAX_INLINE_ROWS:,} travel in a call — serve larger ledgers as a dataset",
+            field="ledger.rows",
+            details={"rows": len(raw), "limit": MAX_INLINE_ROWS},
+        )
+    if not raw:
+        raise KpiError(ErrorCode.LEDGER_INVALID, "the ledger has no rows", field="ledger.rows")
+    for number, row in enumerate(raw, start=1):
+        if not isinstance(row, Mapping):
+            raise KpiError(
+                ErrorCode.LEDGER_INVALID, f"row {number} is not an object", field=f"ledger.rows.{number - 1}"
+            )
+    return tuple(raw)
+
+
+def _fx_rates(raw: object) -> Mapping[str, Decimal]:
+    if raw is None:
+        return MappingProxyType({})
+    if not isinstance(raw, Mapping):
+        raise KpiError(ErrorCode.INVALID_ARGUMENT, "fx_rates maps a currency code to a rate", field="ledger.fx_rates")
+    rates: dict[str, Decimal] = {}
+    for code, value in raw.items():
+        where = f"ledger.fx_rates.{code}"
+        if not (isinstance(code, str) and len(code) == 3 and code.isascii() and code.isalpha() and code.isupper()):
+            raise KpiError(ErrorCode.INVALID_ARGUMENT, f"{code!r} is not an ISO 4217 code", field=where)
+        try:
+            # repr() of a float is the shortest text that round-trips: the number the caller wrote.
+            rate = Decimal(repr(value)) if isinstance(value, float) else Decimal(value)
+        except (InvalidOperation, TypeError, ValueError):
+            raise KpiError(ErrorCode.INVALID_ARGUMENT, f"rate {value!r} is not a number", field=where) from None
+        if isinstance(value, bool) or not rate.is_finite() or rate <= 0:
+            raise KpiError(ErrorCode.INVALID_ARGUMENT, f"rate {value!r} must be a positive number", field=where)
+        rates[code] = rate
+    return MappingProxyType(rates)
+
+
+def inline_jsonl(rows: Iterable[Mapping[str, Any]]) -> str:
+    """Inline rows as JSON Lines, so DuckDB reads them exactly as it reads a .jsonl dataset."""
+    return "\n".join(json.dumps(dict(row), default=str) for row in rows) + "\n"

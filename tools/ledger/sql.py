@@ -1,0 +1,269 @@
+"""The ledger KPIs as plain SQL over table `lines`.
+
+The SQL is generated once per call from the chosen options (they become literals, so each
+query is a fixed statement a warehouse could run), with no Python in the hot path.
+
+Exactness: DuckDB divides DECIMALs in floating point, so every division here goes through
+`exact_div`, which divides scaled integers and keeps twelve decimal places (truncated toward
+zero). Amounts enter with six decimals; results are rounded once, to the cent, when bound.
+
+Day counts are integers over a fixed number of units per year — 360 (30-day months), 365, or
+365 × 366 (actual/actual, each day weighed by its year's length) — so a partial period is
+always `amount × units ÷ units`, one exact division.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+
+from kpi_context.ontology.binding import Annualization, RecurringInclusion
+from kpi_context.ontology.ledger_options import (
+    ChurnTiming,
+    CoTerm,
+    DayCount,
+    Discounts,
+    LedgerOptions,
+    LiveBasis,
+    ShortTerms,
+)
+
+SCALE = 12
+"""Decimal places kept through the computation: DECIMAL(38,12)."""
+
+CHANGE_TYPES = "('expansion', 'contraction', 'cancellation')"
+
+
+def units_per_year(day_count: DayCount) -> int:
+    match day_count:
+        case DayCount.BY_MONTH:
+            return 360
+        case DayCount.ACTUAL_365:
+            return 365
+        case DayCount.ACTUAL_ACTUAL:
+            return 365 * 366
+
+
+def included_charge_types(inclusion: RecurringInclusion) -> tuple[str, ...]:
+    match inclusion:
+        case RecurringInclusion.RECURRING_ONLY:
+            return ("recurring",)
+        case RecurringInclusion.RECURRING_PLUS_COMMITTED_USAGE:
+            return ("recurring", "usage_committed")
+        case RecurringInclusion.RECURRING_PLUS_ONE_TIME:
+            return ("recurring", "one_time", "services")
+        case RecurringInclusion.ALL_CHARGES:
+            return ("recurring", "usage_committed", "one_time", "services", "usage_overage")
+        case RecurringInclusion.NOT_APPLICABLE:
+            raise ValueError("not_applicable is not a ledger inclusion rule")
+
+
+def literal(day: date) -> str:
+    return f"DATE '{day.isoformat()}'"
+
+
+def _leap_days_before(x: str) -> str:
+    """Days falling in leap years from 0001-01-01 up to (not including) date `x`."""
+    y = f"(year({x}) - 1)"
+    leap = f"((year({x}) % 4 = 0 AND year({x}) % 100 <> 0) OR year({x}) % 400 = 0)"
+    return f"(366 * ({y} // 4 - {y} // 100 + {y} // 400) + CASE WHEN {leap} THEN dayofyear({x}) - 1 ELSE 0 END)"
+
+
+def units(a: str, b: str, day_count: DayCount) -> str:
+    """Day-count units in [a, b) — `b` exclusive; zero or negative when b <= a."""
+    match day_count:
+        case DayCount.BY_MONTH:
+            # 30/360: the start's 31st counts as the 30th, and so does the end's when the start was a 30th/31st.
+            d1 = f"least(day({a}), 30)"
+            d2 = f"(CASE WHEN day({b}) = 31 AND day({a}) >= 30 THEN 30 ELSE day({b}) END)"
+            return f"(360 * (year({b}) - year({a})) + 30 * (month({b}) - month({a})) + {d2} - {d1})"
+        case DayCount.ACTUAL_365:
+            return f"date_diff('day', {a}, {b})"
+        case DayCount.ACTUAL_ACTUAL:
+            # A day of a 365-day year weighs 366 units, a day of a leap year 365: a year is 365 × 366 either way.
+            return f"(366 * date_diff('day', {a}, {b}) - ({_leap_days_before(b)} - {_leap_days_before(a)}))"
+
+
+def overlap(a: str, b: str, day_count: DayCount) -> str:
+    return f"(CASE WHEN {b} > {a} THEN {units(a, b, day_count)} ELSE 0 END)"
+
+
+def exact_div(numerator: str, denominator: str, scale_in: int = 6) -> str:
+    """numerator ÷ denominator as DECIMAL(38,12), by integer division of scaled values."""
+    scaled = f"CAST(({numerator}) * {10**scale_in} AS HUGEINT) * {10 ** (SCALE - scale_in)}"
+    return f"(CAST({scaled} // ({denominator}) AS DECIMAL(38,0)) * CAST('0.{'0' * (SCALE - 1)}1' AS DECIMAL(13,12)))"
+
+
+def money(expression: str) -> str:
+    return f"CAST({expression} AS DECIMAL(38,12))"
+
+
+def priced_sql(options: LedgerOptions) -> str:
+    """Table `priced`: included lines with their contract header, yearly rate and day-count fraction.
+
+    A line earns `num × units ÷ den` over any stretch of its service; `rate` is that per year.
+    """
+    dc = options.day_count
+    per_year = units_per_year(dc)
+    charge_types = ", ".join(f"'{c}'" for c in included_charge_types(options.recurring_inclusion))
+    amount = "l.amount_net" if options.discounts is Discounts.NET else "COALESCE(l.amount_list, l.amount_net)"
+    match options.live_basis:
+        case LiveBasis.GO_LIVE:
+            effective = "l.live"
+        case LiveBasis.SIGNED:
+            # Signed value counts from signature; renewals (already counted) and removals from their own dates.
+            effective = (
+                "CASE WHEN l.amount_net > 0 AND l.change_type <> 'renewal' THEN least(l.signed, l.live) ELSE l.live END"
+            )
+    match options.churn_timing:
+        case ChurnTiming.END_OF_PAID_PERIOD:
+            cancellations = "AND l.change_type <> 'cancellation'"
+        case ChurnTiming.CANCELLATION_DATE:
+            cancellations = ""
+    line_units = f"GREATEST({units('s', 'ex', dc)}, 1)"
+    return f"""
+        CREATE TEMP TABLE priced AS
+        WITH hdr AS (
+            SELECT contract_id,
+                   COALESCE(min(CASE WHEN change_type IN ('new', 'renewal') THEN s END), min(s)) AS cs,
+                   COALESCE(max(CASE WHEN change_type IN ('new', 'renewal') THEN ex END), max(ex)) AS cex,
+                   min(signed) AS c_signed,
+                   min(live) AS c_live,
+                   bool_and(change_type = 'renewal') AS c_renewal
+            FROM lines GROUP BY contract_id
+        ),
+        b AS (
+            SELECT l.row_no, l.contract_id, l.account_id, l.amount_period AS per, l.s, l.ex, l.change_type,
+                   {amount} AS amt,
+                   {effective} AS eff,
+                   l.change_type IN {CHANGE_TYPES} AS is_change,
+                   h.cs, h.cex, h.c_signed, h.c_live, h.c_renewal
+            FROM lines l JOIN hdr h ON h.contract_id = l.contract_id
+            WHERE l.charge_type IN ({charge_types}) {cancellations}
+        ),
+        n AS (
+            SELECT b.*,
+                   is_change AND s > cs AND ex = cex AS coterm,
+                   CASE per WHEN 'month' THEN amt * 12 ELSE amt END AS num,
+                   CASE per WHEN 'term' THEN {line_units} ELSE {per_year} END AS den
+            FROM b
+        )
+        SELECT n.*,
+               CASE WHEN per = 'once' THEN NULL
+                    WHEN per = 'term' THEN {exact_div(f"num * {per_year}", "den")}
+                    ELSE {money("num")} END AS rate
+        FROM n
+    """
+
+
+def in_force(day: str) -> str:
+    return f"(per <> 'once' AND eff <= {day} AND {day} < ex)"
+
+
+def active_contracts_sql(day: date) -> str:
+    """Contracts with a positive run rate on `day`: the test of being a live customer, whatever the annualization."""
+    d = literal(day)
+    return f"SELECT contract_id FROM priced WHERE {in_force(d)} GROUP BY contract_id HAVING sum(rate) > 0"
+
+
+def _window(annualization: Annualization, day: str) -> tuple[str, str]:
+    """(start, exclusive end) of the stretch of each contract that is annualized."""
+    one_year_after = "CAST(date_add({}, INTERVAL 1 YEAR) AS DATE)"
+    match annualization:
+        case Annualization.TCV_OVER_TERM_YEARS:
+            return "cs", "cex"
+        case Annualization.FIRST_CONTRACT_YEAR:
+            return "cs", f"least({one_year_after.format('cs')}, cex)"
+        case Annualization.CURRENT_CONTRACT_YEAR:
+            years = (
+                f"GREATEST(year({day}) - year(cs) - CASE WHEN month({day}) * 100 + day({day}) "
+                f"< month(cs) * 100 + day(cs) THEN 1 ELSE 0 END, 0)"
+            )
+            start = f"CAST(date_add(cs, INTERVAL ({years}) YEAR) AS DATE)"
+            return start, f"least({one_year_after.format(start)}, cex)"
+        case Annualization.MRR_TIMES_12 | Annualization.ALREADY_ANNUAL | Annualization.NOT_APPLICABLE:
+            raise ValueError(f"{annualization.value} has no window")
+
+
+def contract_values_sql(options: LedgerOptions, day: date, *, live_only: bool) -> str:
+    """One row per contract: (contract_id, account_id, value) — its annualized value on `day`.
+
+    live_only: only contracts live on `day` (ARR and everything built on it); otherwise every
+    contract, valued with what was known on `day` (a booking's ACV).
+    """
+    d = literal(day)
+    dc = options.day_count
+    per_year = units_per_year(dc)
+    live_join = f"JOIN ({active_contracts_sql(day)}) act ON act.contract_id = p.contract_id" if live_only else ""
+    if options.annualization is Annualization.MRR_TIMES_12:
+        # The run rate: what is in force on the day, a month's worth times twelve; one-time lines have none.
+        return f"""
+            SELECT p.contract_id, p.account_id, sum(p.rate) AS value
+            FROM priced p {live_join}
+            WHERE {in_force(d)}
+            GROUP BY p.contract_id, p.account_id
+        """
+    ws, wb = _window(options.annualization, d)
+    line_dated = options.annualization is Annualization.CURRENT_CONTRACT_YEAR
+    coterm_revenue = options.co_term is CoTerm.CHANGE_REVENUE
+    # Each line contributes `part = num × units`; its yearly value is part × per_year ÷ (den × window),
+    # divided once per contract and denominator so that steps of one contract add up exactly.
+    whole_window = f"num * {units('ws', 'wb', dc)}"
+    if line_dated:
+        # The lines in force on the day, each as if it ran the whole contract year: ramps read their
+        # current step. A co-termed change may instead count only the revenue it earns in that year.
+        rest_of_window = f"num * {overlap('greatest(s, ws)', 'wb', dc)}"
+        recurring_part = f"CASE WHEN coterm AND {coterm_revenue} THEN {rest_of_window} ELSE {whole_window} END"
+        selected = f"({in_force(d)} OR (per = 'once' AND eff <= {d} AND s >= ws AND s < wb))"
+    else:
+        # Everything scheduled in the window that was known on the day: future ramp steps are part of
+        # the contract, changes not yet effective are not. Run-rate co-terming spreads a change over the window.
+        scheduled = f"num * {overlap('greatest(s, ws)', 'least(ex, wb)', dc)}"
+        spread = f"CASE WHEN s < wb AND ex > ws THEN {whole_window} ELSE 0 END"
+        recurring_part = f"CASE WHEN coterm AND NOT {coterm_revenue} THEN {spread} ELSE {scheduled} END"
+        selected = f"(NOT is_change OR eff <= {d}) AND (per <> 'once' OR (s >= ws AND s < wb))"
+    match options.short_terms:
+        case ShortTerms.ANNUALIZE:
+            divisor = "wu"
+        case ShortTerms.FACE_VALUE:
+            divisor = f"GREATEST(wu, {per_year})"
+    return f"""
+        WITH win AS (
+            SELECT p.*, {ws} AS ws
+            FROM priced p {live_join}
+        ),
+        win2 AS (
+            SELECT win.*, {wb} AS wb FROM win
+        ),
+        parts AS (
+            SELECT contract_id, account_id, ws, wb,
+                   -- a one-time line is its amount, whatever the window: part = amount × per_year over den = per_year
+                   CASE WHEN per = 'once' THEN {per_year} ELSE den END AS den,
+                   CAST(CASE WHEN per = 'once' THEN amt * {per_year} ELSE {recurring_part} END AS DECIMAL(38,6)) AS part
+            FROM win2
+            WHERE {selected}
+        ),
+        grouped AS (
+            SELECT contract_id, account_id, den, sum(part) AS part,
+                   GREATEST({units("ws", "wb", dc)}, 1) AS wu
+            FROM parts GROUP BY contract_id, account_id, ws, wb, den
+        )
+        SELECT contract_id, account_id,
+               sum({exact_div(f"part * {per_year}", f"den * {divisor}")}) AS value
+        FROM grouped
+        GROUP BY contract_id, account_id
+    """
+
+
+def account_values_sql(options: LedgerOptions, day: date) -> str:
+    """One row per account live on `day`: (account_id, value) — its ARR under `options`."""
+    return f"""
+        SELECT account_id, sum(value) AS value
+        FROM ({contract_values_sql(options, day, live_only=True)}) cv
+        GROUP BY account_id
+    """
+
+
+def had_value_before_sql(day: date) -> str:
+    """Accounts with recurring value in force at some time up to `day`: the test of a returning customer."""
+    d = literal(day)
+    return f"SELECT DISTINCT account_id FROM priced WHERE per <> 'once' AND amt > 0 AND eff <= {d}"
