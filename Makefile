@@ -14,7 +14,7 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 run: $(STAMP)
-	$(BIN)/kpi-context serve --http
+	$(BIN)/kpi-context serve --http --data-dir data --dataset sample=data/sample_ledger.csv
 
 test: $(STAMP)
 	$(BIN)/ruff check .

@@ -11,6 +11,7 @@ from kpi_context.server.resources import register_resources
 from kpi_context.server.strict_arguments import StrictArguments, argument_models
 from kpi_context.server.tool_handlers import make_tools
 from kpi_context.tools.context import ToolContext
+from kpi_context.tools.ledger.source import DatasetRegistry
 
 INSTRUCTIONS = """Governed SaaS KPIs. Every number here is bound to the rules that produced it (value basis,
 grain, recurring inclusion, annualization, time basis, period, currency). Use lookup_kpi to learn a metric,
@@ -18,8 +19,8 @@ compute_kpi to get a bound value, and compare_metrics to compare — never compa
 Quote the `label` of each value verbatim."""
 
 
-def build_server(context: ToolContext) -> MCPServer[Any]:
-    tools = make_tools(context)
+def build_server(context: ToolContext, datasets: DatasetRegistry | None = None) -> MCPServer[Any]:
+    tools = make_tools(context, datasets)
     server: MCPServer[Any] = MCPServer(
         name="kpi-context",
         title="KPI Context Server",

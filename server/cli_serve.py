@@ -19,6 +19,8 @@ from kpi_context.ontology.loader import load_catalog
 from kpi_context.server.app import build_server
 from kpi_context.server.http import DEFAULT_HOST, DEFAULT_MAX_BODY_BYTES, DEFAULT_PORT, HttpSettings, build_http_app
 from kpi_context.tools.context import ToolContext
+from kpi_context.tools.errors import KpiError
+from kpi_context.tools.ledger.source import DatasetRegistry
 
 TOKEN_ENV = "KPI_CONTEXT_TOKEN"
 SECRET_ENV = "KPI_CONTEXT_SECRET"
@@ -39,6 +41,18 @@ def register(commands: Any) -> None:
     parser.add_argument("--max-body-bytes", type=int, default=DEFAULT_MAX_BODY_BYTES)
     parser.add_argument("--allowed-host", action="append", default=[], help="Extra Host header value to accept.")
     parser.add_argument("--allowed-origin", action="append", default=[], help="Extra Origin header value to accept.")
+    parser.add_argument(
+        "--data-dir",
+        type=Path,
+        help="Directory holding contract ledgers; nothing outside it is ever read. Without it, only inline rows.",
+    )
+    parser.add_argument(
+        "--dataset",
+        action="append",
+        default=[],
+        metavar="NAME=PATH",
+        help="A named ledger (CSV, Parquet or JSON Lines) inside --data-dir; repeatable.",
+    )
     parser.add_argument(
         "--secret-file",
         type=Path,
@@ -70,6 +84,17 @@ def _load(root: Path) -> Catalog:
         ) from exc
 
 
+def _datasets(data_dir: Path | None, specs: list[str]) -> DatasetRegistry | None:
+    if data_dir is None:
+        if specs:
+            raise ServeError("--dataset needs --data-dir: datasets are only read from inside that directory")
+        return None
+    try:
+        return DatasetRegistry.from_cli(data_dir, specs)
+    except KpiError as exc:
+        raise ServeError(f"{exc.detail.code.value}: {exc.detail.message}") from exc
+
+
 def client_config(settings: HttpSettings) -> dict[str, Any]:
     http: dict[str, Any] = {"type": "http", "url": settings.url}
     if settings.token:
@@ -93,7 +118,7 @@ def _run(args: argparse.Namespace) -> int:
     catalog = _load(args.catalog)
     secret = _read_secret(args.secret_file, SECRET_ENV, "secret")
     context = ToolContext.create(catalog, secret=secret.encode() if secret else None)
-    server = build_server(context)
+    server = build_server(context, _datasets(args.data_dir, args.dataset))
     if not args.http:
         # stdout is the protocol stream: nothing else may be printed there.
         anyio.run(server.run_stdio_async)
@@ -112,6 +137,8 @@ def _run(args: argparse.Namespace) -> int:
         raise ServeError(str(exc)) from exc
     print(f"KPI Context Server: catalog {catalog.version} ({catalog.content_hash}), {len(catalog)} KPIs")
     print(f"MCP endpoint (streamable HTTP): {settings.url}")
+    if args.dataset:
+        print(f"Ledger datasets: {', '.join(spec.partition('=')[0] for spec in args.dataset)}")
     print("Client configuration:")
     print(json.dumps(client_config(settings), indent=2))
     sys.stdout.flush()

@@ -15,8 +15,8 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 MCP_PATH = "/mcp"
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 8765
-DEFAULT_MAX_BODY_BYTES = 1_000_000
-"""Tool calls are small; a megabyte leaves room for inline ledger rows without inviting abuse."""
+DEFAULT_MAX_BODY_BYTES = 4_000_000
+"""Room for a call carrying the largest inline ledger (10,000 rows) and little more."""
 
 
 def is_loopback(host: str) -> bool:

@@ -11,18 +11,21 @@ from collections.abc import Callable, Mapping
 from datetime import date
 from typing import Annotated, Any
 
+from mcp.server.mcpserver import Context
 from mcp.server.mcpserver.tools import Tool
 from mcp.types import CallToolResult, ToolAnnotations
 from pydantic import Field
 
 from kpi_context.ontology.model import Domain, Stage, Tier
+from kpi_context.server.ledger_calls import LedgerArgument, compute_with_ledger
 from kpi_context.server.output_schemas import lean_schema
 from kpi_context.server.results import refusal, success
 from kpi_context.tools.compare import BenchmarkRef, Comparison, compare_metrics
 from kpi_context.tools.compute import compute_from_inputs
 from kpi_context.tools.context import ToolContext
-from kpi_context.tools.errors import KpiError
+from kpi_context.tools.errors import ErrorCode, KpiError
 from kpi_context.tools.inputs import InputArgument
+from kpi_context.tools.ledger.source import DatasetRegistry
 from kpi_context.tools.lookup import LookupResult, lookup_kpi
 from kpi_context.tools.values import BoundValue, ValueClaim
 
@@ -57,8 +60,8 @@ or ratio, so never compute one yourself from the two values."""
 ToolFn = Callable[..., Any]
 
 
-def make_tools(context: ToolContext) -> list[Tool]:
-    """The three tools, bound to `context`, ready to hand to the server."""
+def make_tools(context: ToolContext, datasets: DatasetRegistry | None = None) -> list[Tool]:
+    """The three tools, bound to `context` (and to the ledgers in `datasets`), ready for the server."""
 
     async def lookup_kpi_tool(
         query: Annotated[str, Field(description="KPI id, slug, label, alias or a few words.", min_length=1)],
@@ -95,8 +98,35 @@ def make_tools(context: ToolContext) -> list[Tool]:
             dict[str, str] | None,
             Field(description="Governed options, e.g. {'recurring_inclusion': 'recurring_plus_one_time'}."),
         ] = None,
+        ledger: Annotated[
+            LedgerArgument | None,
+            Field(
+                description="Compute from contract lines instead of inputs: a dataset name the server was started "
+                'with, or {"rows": [...]} (optionally "fx_rates"). `basis` then selects governed ledger options.'
+            ),
+        ] = None,
+        *,
+        ctx: Context[Any],
     ) -> Annotated[CallToolResult, BoundValue]:
         try:
+            if ledger is not None:
+                if inputs:
+                    raise KpiError(
+                        ErrorCode.INVALID_ARGUMENT, "pass either inputs or a ledger, not both", field="ledger"
+                    )
+                value = await compute_with_ledger(
+                    context,
+                    datasets,
+                    ctx,
+                    kpi,
+                    ledger,
+                    variant=variant,
+                    period=period,
+                    as_of=as_of,
+                    currency=currency,
+                    basis=basis,
+                )
+                return success(value)
             value = compute_from_inputs(
                 context,
                 kpi,

@@ -19,7 +19,18 @@ from kpi_context.ontology.catalog import Catalog
 from kpi_context.ontology.loader import load_catalog
 from kpi_context.server.app import build_server
 from kpi_context.tools.context import ToolContext
-from tests.support.servers import CLI, SECRET, ClientFactory, RunningServer, start_http_server, stop
+from kpi_context.tools.ledger.source import DatasetRegistry
+from tests.support.servers import (
+    CLI,
+    DATA_DIR,
+    DATASET_ARGS,
+    SAMPLE_LEDGER,
+    SECRET,
+    ClientFactory,
+    RunningServer,
+    start_http_server,
+    stop,
+)
 
 
 @pytest.fixture(scope="session")
@@ -36,13 +47,16 @@ def http_server() -> Iterator[RunningServer]:
 
 def memory_client(catalog: Catalog) -> ClientFactory:
     def make() -> AbstractAsyncContextManager[Client]:
-        return Client(build_server(ToolContext.create(catalog, secret=SECRET.encode())))
+        datasets = DatasetRegistry.from_cli(DATA_DIR, [f"sample={SAMPLE_LEDGER}"])
+        return Client(build_server(ToolContext.create(catalog, secret=SECRET.encode()), datasets))
 
     return make
 
 
 def stdio_client() -> ClientFactory:
-    params = StdioServerParameters(command=CLI, args=["serve"], env={**os.environ, "KPI_CONTEXT_SECRET": SECRET})
+    params = StdioServerParameters(
+        command=CLI, args=["serve", *DATASET_ARGS], env={**os.environ, "KPI_CONTEXT_SECRET": SECRET}
+    )
 
     def make() -> AbstractAsyncContextManager[Client]:
         return Client(params)

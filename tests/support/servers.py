@@ -15,6 +15,9 @@ from pathlib import Path
 from mcp import Client
 
 SECRET = "test-signing-secret"
+DATA_DIR = Path(__file__).resolve().parents[2] / "data"
+SAMPLE_LEDGER = DATA_DIR / "sample_ledger.csv"
+DATASET_ARGS = ("--data-dir", str(DATA_DIR), "--dataset", f"sample={SAMPLE_LEDGER}")
 CLI = str(Path(sys.executable).with_name("kpi-context"))
 
 ClientFactory = Callable[[], AbstractAsyncContextManager[Client]]
@@ -41,7 +44,7 @@ def start_http_server(*extra: str, env: dict[str, str] | None = None) -> Running
     """Start `kpi-context serve --http` and wait until it answers; the caller stops it."""
     port = free_port()
     process = subprocess.Popen(
-        [CLI, "serve", "--http", "--port", str(port), *extra],
+        [CLI, "serve", "--http", "--port", str(port), *DATASET_ARGS, *extra],
         env={**os.environ, "KPI_CONTEXT_SECRET": SECRET, **(env or {})},
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,

@@ -1,0 +1,93 @@
+"""The `ledger` argument of compute_kpi: its wire model, and running the engine off the event loop.
+
+DuckDB work is blocking, so it runs in a worker thread; the engine's progress callback is
+relayed to the client as MCP progress notifications (sent only when the client asked for
+them by passing a progress token).
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+from datetime import date
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import anyio
+import anyio.from_thread
+import anyio.to_thread
+from mcp.server.mcpserver import Context
+from pydantic import BaseModel, ConfigDict, Field, StrictFloat, StrictInt
+
+from kpi_context.tools.context import ToolContext
+from kpi_context.tools.errors import ErrorCode, KpiError
+from kpi_context.tools.ledger.engine import compute_from_ledger
+from kpi_context.tools.ledger.source import DatasetRegistry
+from kpi_context.tools.values import BoundValue
+
+
+class LedgerSpec(BaseModel):
+    """An inline ledger, or a named dataset with exchange rates."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    rows: list[dict[str, Any]] | None = Field(
+        default=None,
+        description="Contract lines (columns as in the README: contract_id, account_id, charge_type, amount, "
+        "amount_period, start_date, end_date, signed_date, currency, change_type…); at most 10,000.",
+    )
+    dataset: str | None = Field(default=None, description="Name of a dataset the server was started with.")
+    fx_rates: dict[str, StrictInt | StrictFloat | Decimal] | None = Field(
+        default=None, description="Currency code → rate into the requested currency, for mixed-currency ledgers."
+    )
+
+
+LedgerArgument = str | LedgerSpec
+
+# Without a data directory only inline rows reach the engine (checked below), so this registry's
+# directory is never resolved; it names no file anyone could read.
+_INLINE_ONLY = DatasetRegistry(data_dir=Path(os.devnull))
+
+
+async def compute_with_ledger(
+    context: ToolContext,
+    datasets: DatasetRegistry | None,
+    mcp: Context[Any],
+    kpi: str,
+    ledger: LedgerArgument,
+    *,
+    variant: str | None,
+    period: str | None,
+    as_of: date | None,
+    currency: str | None,
+    basis: dict[str, str] | None,
+) -> BoundValue:
+    names_dataset = isinstance(ledger, str) or ledger.dataset is not None
+    if datasets is None and names_dataset:
+        raise KpiError(
+            ErrorCode.DATASET_NOT_FOUND,
+            "this server was started without a data directory; pass ledger={'rows': [...]} or start it with "
+            "--data-dir and --dataset NAME=PATH",
+            field="ledger",
+        )
+    raw = ledger if isinstance(ledger, str) else ledger.model_dump(exclude_none=True)
+
+    def progress(done: float, total: float | None, message: str) -> None:
+        anyio.from_thread.run(functools.partial(mcp.report_progress, done, total, message))
+
+    call = functools.partial(
+        compute_from_ledger,
+        context,
+        kpi,
+        raw,
+        datasets=datasets or _INLINE_ONLY,
+        variant=variant,
+        period=period,
+        as_of=as_of,
+        currency=currency,
+        basis=basis,
+        progress=progress,
+    )
+    value: BoundValue = await anyio.to_thread.run_sync(call)
+    return value

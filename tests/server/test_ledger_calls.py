@@ -1,0 +1,141 @@
+"""compute_kpi with a `ledger`, through the official client in memory, over stdio and over HTTP.
+
+The inline ledger is seed 003's co-termed seat expansion: 10 seats × $100 a month for 2026, and
+10 more seats from 1 May, ending with the contract. Figures are worked by hand in the comments.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from contextlib import AbstractAsyncContextManager
+from decimal import Decimal
+from typing import Any
+
+from mcp import Client
+
+ClientFactory = Callable[[], AbstractAsyncContextManager[Client]]
+
+
+def line(**overrides: str) -> dict[str, str]:
+    row = {
+        "contract_id": "C1",
+        "account_id": "A1",
+        "charge_type": "recurring",
+        "amount": "1000",
+        "amount_period": "month",
+        "start_date": "2026-01-01",
+        "end_date": "2026-12-31",
+        "signed_date": "2026-01-01",
+        "currency": "USD",
+        "change_type": "new",
+    }
+    return {**row, **overrides}
+
+
+SEATS = [
+    line(line_id="L1"),
+    line(line_id="L2", start_date="2026-05-01", signed_date="2026-04-25", change_type="expansion"),
+]
+
+
+async def compute(client: Client, arguments: dict[str, Any], **kwargs: Any) -> tuple[bool, dict[str, Any]]:
+    result = await client.call_tool("compute_kpi", arguments, **kwargs)
+    assert result.structured_content is not None, result.content
+    return bool(result.is_error), result.structured_content
+
+
+async def test_arr_from_inline_rows_counts_the_co_termed_change_at_run_rate(connect: ClientFactory) -> None:
+    # On 30 June both lines are live: (1,000 + 1,000) a month × 12 = 24,000.
+    async with connect() as client:
+        is_error, value = await compute(
+            client, {"kpi": "sales.arr", "ledger": {"rows": SEATS}, "as_of": "2026-06-30", "currency": "USD"}
+        )
+    assert not is_error, value
+    assert Decimal(value["value"]) == Decimal("24000")
+    assert value["ledger"]["rows_read"] == 2
+    assert value["ledger"]["rows_used"] + value["ledger"]["rows_rejected"] == 2
+    assert value["provenance"]["signature"]
+
+
+async def test_booked_acv_counts_the_change_over_its_remaining_term(connect: ClientFactory) -> None:
+    # 10 seats × $100 × 12 = 12,000, plus 10 seats × $100 × 8 remaining months = 8,000 → 20,000.
+    async with connect() as client:
+        is_error, value = await compute(
+            client, {"kpi": "sales.booked_acv", "ledger": {"rows": SEATS}, "period": "2026", "currency": "USD"}
+        )
+    assert not is_error, value
+    assert Decimal(value["value"]) == Decimal("20000")
+
+
+async def test_the_arr_bridge_on_the_sample_dataset_reconciles(connect: ClientFactory) -> None:
+    async with connect() as client:
+        is_error, value = await compute(
+            client, {"kpi": "sales.net_new_arr", "ledger": "sample", "period": "2025-Q4", "currency": "USD"}
+        )
+    assert not is_error, value
+    parts = {c["name"]: Decimal(c["value"]) for c in value["components"]}
+    # start + new + expansion + reactivation − contraction − churn = end, exactly.
+    assert (
+        parts["start"]
+        + parts["new"]
+        + parts["expansion"]
+        + parts["reactivation"]
+        - parts["contraction"]
+        - parts["churn"]
+        == parts["end"]
+    )
+    assert Decimal(value["value"]) == parts["end"] - parts["start"]
+    trace = value["ledger"]
+    assert trace["dataset"] == "sample"
+    assert trace["rows_read"] == trace["rows_used"] + trace["rows_rejected"]
+
+
+async def test_progress_is_reported_when_the_client_asks(connect: ClientFactory) -> None:
+    seen: list[tuple[float, float | None]] = []
+
+    async def on_progress(progress: float, total: float | None, message: str | None) -> None:
+        seen.append((progress, total))
+
+    async with connect() as client:
+        is_error, _ = await compute(
+            client,
+            {"kpi": "sales.arr", "ledger": "sample", "as_of": "2025-12-31", "currency": "USD"},
+            progress_callback=on_progress,
+        )
+    assert not is_error
+    assert seen, "no progress notification arrived"
+    assert seen[-1][0] == seen[-1][1]  # the last one says the work is complete
+
+
+async def test_a_path_outside_the_data_directory_is_refused(connect: ClientFactory) -> None:
+    async with connect() as client:
+        is_error, payload = await compute(
+            client, {"kpi": "sales.arr", "ledger": "../pyproject.toml", "as_of": "2025-12-31", "currency": "USD"}
+        )
+    assert is_error
+    assert payload["error"]["code"] == "path_not_allowed"
+    assert payload["error"]["field"] == "ledger"
+
+
+async def test_bad_rows_are_reported_with_their_numbers(connect: ClientFactory) -> None:
+    rows = [*SEATS, line(line_id="L3", end_date="2025-01-01"), line(line_id="L4", charge_type="gift")]
+    async with connect() as client:
+        is_error, value = await compute(
+            client, {"kpi": "sales.arr", "ledger": {"rows": rows}, "as_of": "2026-06-30", "currency": "USD"}
+        )
+    assert not is_error, value
+    trace = value["ledger"]
+    # 4 rows read: the two seat lines used, rows 3 (ends before it starts) and 4 (unknown charge) rejected.
+    assert (trace["rows_read"], trace["rows_used"], trace["rows_rejected"]) == (4, 2, 2)
+    assert sorted(r["row"] for r in trace["rejections"]) == [3, 4]
+    assert Decimal(value["value"]) == Decimal("24000")
+
+
+async def test_inputs_and_a_ledger_together_are_refused(connect: ClientFactory) -> None:
+    async with connect() as client:
+        is_error, payload = await compute(
+            client,
+            {"kpi": "sales.arr", "inputs": {"sales.arr": 1}, "ledger": "sample", "as_of": "2025-12-31"},
+        )
+    assert is_error
+    assert (payload["error"]["code"], payload["error"]["field"]) == ("invalid_argument", "ledger")
