@@ -7,6 +7,7 @@ import json
 import os
 import shutil
 import sys
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -95,15 +96,27 @@ def _datasets(data_dir: Path | None, specs: list[str]) -> DatasetRegistry | None
         raise ServeError(f"{exc.detail.code.value}: {exc.detail.message}") from exc
 
 
-def client_config(settings: HttpSettings) -> dict[str, Any]:
+def client_config(settings: HttpSettings, serve_args: Sequence[str] = ()) -> dict[str, Any]:
+    """Pasteable client configuration for this server over HTTP, and for launching it over stdio."""
     http: dict[str, Any] = {"type": "http", "url": settings.url}
     if settings.token:
         http["headers"] = {"Authorization": "Bearer <your token>"}
-    command = shutil.which("kpi-context") or "kpi-context"
-    return {
-        "http": {"mcpServers": {"kpi-context": http}},
-        "stdio": {"mcpServers": {"kpi-context": {"command": command, "args": ["serve"]}}},
-    }
+    # Desktop clients launch the command without this shell's PATH, so name the executable in full.
+    launched = Path(sys.argv[0])
+    command = str(launched.resolve()) if launched.name == "kpi-context" else shutil.which("kpi-context")
+    stdio = {"command": command or "kpi-context", "args": ["serve", *serve_args]}
+    return {"http": {"mcpServers": {"kpi-context": http}}, "stdio": {"mcpServers": {"kpi-context": stdio}}}
+
+
+def _stdio_args(args: argparse.Namespace) -> list[str]:
+    """The data options of this run, with absolute paths, for the stdio configuration."""
+    if args.data_dir is None:
+        return []
+    found = ["--data-dir", str(args.data_dir.resolve())]
+    for spec in args.dataset:
+        name, _, path = spec.partition("=")
+        found += ["--dataset", f"{name}={Path(path).resolve()}"]
+    return found
 
 
 def run(args: argparse.Namespace) -> int:
@@ -140,7 +153,7 @@ def _run(args: argparse.Namespace) -> int:
     if args.dataset:
         print(f"Ledger datasets: {', '.join(spec.partition('=')[0] for spec in args.dataset)}")
     print("Client configuration:")
-    print(json.dumps(client_config(settings), indent=2))
+    print(json.dumps(client_config(settings, _stdio_args(args)), indent=2))
     sys.stdout.flush()
     app = build_http_app(server, settings)
     uvicorn.Server(uvicorn.Config(app, host=settings.host, port=settings.port, log_level="warning")).run()
