@@ -1,0 +1,102 @@
+"""The catalog resources and the board-metric review prompt, read through the official in-memory client."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+from mcp import Client
+from mcp.shared.exceptions import MCPError
+from mcp.types import TextContent, TextResourceContents
+
+from kpi_context.ontology.catalog import Catalog
+from kpi_context.server.app import build_server
+from kpi_context.tools.context import ToolContext
+
+
+@pytest.fixture
+def client(catalog: Catalog) -> Client:
+    return Client(build_server(ToolContext.create(catalog, secret=b"resources-tests")))
+
+
+async def read_json(client: Client, uri: str) -> Any:
+    async with client:
+        result = await client.read_resource(uri)
+    assert len(result.contents) == 1
+    content = result.contents[0]
+    assert isinstance(content, TextResourceContents)
+    assert content.mime_type == "application/json"
+    return json.loads(content.text)
+
+
+async def test_the_catalog_index_has_version_hash_and_every_kpi(client: Client, catalog: Catalog) -> None:
+    index = await read_json(client, "kpi://catalog")
+    assert index["version"] == catalog.version == catalog.manifest.version
+    assert index["content_hash"] == catalog.content_hash
+    assert index["content_hash"].startswith("sha256:")
+    # The bundled catalog: 164 reference ids plus 9 added ids = 173 KPIs.
+    assert len(index["kpis"]) == 173
+    assert len({k["id"] for k in index["kpis"]}) == 173
+
+
+async def test_each_catalog_entry_points_at_its_definition_uri(client: Client) -> None:
+    index = await read_json(client, "kpi://catalog")
+    arr = next(k for k in index["kpis"] if k["id"] == "sales.arr")
+    assert arr == {
+        "id": "sales.arr",
+        "label": "ARR",
+        "domain": "sales",
+        "family": "arr",
+        "field_type": "currency",
+        "production": "primary",
+        "uri": "kpi://sales/arr",
+    }
+    assert all(k["uri"] == "kpi://" + k["id"].replace(".", "/", 1) for k in index["kpis"])
+
+
+async def test_one_definition_is_read_by_its_uri_with_the_catalog_it_came_from(
+    client: Client, catalog: Catalog
+) -> None:
+    definition = await read_json(client, "kpi://sales/arr")
+    assert definition["id"] == "sales.arr"
+    assert definition["binding"]["grain"] == {"level": "company", "aggregation": "total", "population": "all_active"}
+    assert definition["binding"]["time_basis"] == {"kind": "point_in_time"}
+    assert definition["catalog"] == {"version": catalog.version, "content_hash": catalog.content_hash}
+
+
+async def test_an_unknown_definition_is_an_error_naming_it(client: Client) -> None:
+    async with client:
+        with pytest.raises(MCPError, match=r"sales\.nope"):
+            await client.read_resource("kpi://sales/nope")
+
+
+async def test_the_definition_template_is_listed(client: Client) -> None:
+    async with client:
+        templates = await client.list_resource_templates()
+        resources = await client.list_resources()
+    assert [t.uri_template for t in templates.resource_templates] == ["kpi://{domain}/{slug}"]
+    assert [str(r.uri) for r in resources.resources] == ["kpi://catalog"]
+
+
+async def prompt_text(client: Client, arguments: dict[str, str]) -> str:
+    async with client:
+        prompt = await client.get_prompt("board_metric_review", arguments)
+    assert len(prompt.messages) == 1
+    content = prompt.messages[0].content
+    assert isinstance(content, TextContent)
+    return content.text
+
+
+async def test_the_review_prompt_requires_compare_metrics_and_quoting_labels(client: Client, catalog: Catalog) -> None:
+    text = await prompt_text(client, {})
+    assert "compare_metrics" in text
+    assert "unsafe_comparison" in text
+    assert "`label` verbatim" in text
+    assert "must_pair_with" in text
+    assert catalog.version in text and catalog.content_hash in text
+
+
+async def test_the_review_prompt_carries_the_requested_focus(client: Client) -> None:
+    text = await prompt_text(client, {"focus": "retention for the Q3 board"})
+    assert "Focus: retention for the Q3 board" in text

@@ -1,0 +1,304 @@
+"""The binder: rounding, the governed label, the benchmark band and the signature of a bound value."""
+
+from __future__ import annotations
+
+from datetime import date
+from decimal import Decimal
+
+import pytest
+
+from kpi_context.ontology.binding import Binding, RecurringInclusion, Unit
+from kpi_context.ontology.catalog import Catalog
+from kpi_context.ontology.loader import load_catalog
+from kpi_context.ontology.model import Benchmark, KpiDefinition
+from kpi_context.tools.binder import Draft, benchmark_position, governed_label, short_name
+from kpi_context.tools.context import ToolContext
+from kpi_context.tools.periods import Period
+from kpi_context.tools.signing import signed_payload
+from kpi_context.tools.values import BenchmarkBand, ValueStatus
+
+Q3 = Period(start=date(2026, 7, 1), end=date(2026, 9, 30))
+YEAR = Period(start=date(2026, 1, 1), end=date(2026, 12, 31))
+
+
+@pytest.fixture(scope="module")
+def catalog() -> Catalog:
+    return load_catalog()
+
+
+@pytest.fixture(scope="module")
+def ctx(catalog: Catalog) -> ToolContext:
+    return ToolContext.create(catalog, secret=b"binder-tests")
+
+
+def kpi(catalog: Catalog, kpi_id: str) -> KpiDefinition:
+    return catalog.kpis[kpi_id]
+
+
+# --- labels ---------------------------------------------------------------------------
+
+
+def test_the_short_name_is_an_all_caps_abbreviation_alias_when_there_is_one(catalog: Catalog) -> None:
+    assert short_name(kpi(catalog, "sales.avg_contract_value")) == "ACV"
+    # The label is "Net Revenue Retention (NRR)"; NRR is the first short all-caps alias.
+    assert short_name(kpi(catalog, "customers.net_revenue_retention")) == "NRR"
+
+
+def test_the_short_name_falls_back_to_the_label_when_no_alias_is_a_bare_abbreviation(catalog: Catalog) -> None:
+    # "CAC payback" has a space, so it is not a bare abbreviation.
+    assert short_name(kpi(catalog, "sales.cac_payback_period")) == "CAC Payback Period"
+    assert short_name(kpi(catalog, "sales.magic_number")) == "Magic Number"
+
+
+def test_the_governed_label_for_a_quarter_reads_like_the_board_example(catalog: Catalog) -> None:
+    acv = kpi(catalog, "sales.avg_contract_value")
+    label = governed_label(acv, None, Decimal("62000"), Unit.CURRENCY, "USD", Q3, None)
+    assert label == "ACV — new-logo average, recurring only, TCV ÷ term, Q3 2026: $62,000"
+
+
+def test_the_governed_label_names_the_variant_rules_when_a_variant_is_used(catalog: Catalog) -> None:
+    acv = kpi(catalog, "sales.avg_contract_value")
+    label = governed_label(acv, "first_year", Decimal("65000"), Unit.CURRENCY, "USD", Q3, None)
+    assert label == "ACV — new-logo average, recurring only, first contract year, Q3 2026: $65,000"
+
+
+def test_the_governed_label_of_a_balance_says_as_of_which_date(catalog: Catalog) -> None:
+    arr = kpi(catalog, "sales.arr")
+    label = governed_label(arr, None, Decimal("10000000"), Unit.CURRENCY, "USD", None, date(2026, 9, 30))
+    assert label == "ARR — live recurring run-rate, as of 2026-09-30: $10,000,000"
+
+
+def test_the_governed_label_says_undated_and_undefined_rather_than_inventing_them(catalog: Catalog) -> None:
+    acv = kpi(catalog, "sales.avg_contract_value")
+    label = governed_label(acv, None, None, Unit.CURRENCY, "USD", None, None)
+    assert label == "ACV — new-logo average, recurring only, TCV ÷ term, undated: undefined"
+
+
+# --- benchmark bands --------------------------------------------------------------------
+
+
+def percent_benchmark(higher_is_better: bool, variant: str | None = None) -> Benchmark:
+    return Benchmark(
+        p25=96.0,
+        median=101.0,
+        p75=109.0,
+        unit="%",
+        source_name="Test survey",
+        source_year="2024",
+        higher_is_better=higher_is_better,
+        variant=variant,
+    )
+
+
+@pytest.mark.parametrize(
+    ("value", "band", "reading"),
+    [
+        # Quartiles 96 / 101 / 109. Below 96 is the bottom quartile when higher is better.
+        ("90", BenchmarkBand.BELOW_P25, "bottom quartile of peers (higher is better)"),
+        # A value equal to a quartile belongs to the band that starts there.
+        ("96", BenchmarkBand.P25_TO_MEDIAN, "below median of peers (higher is better)"),
+        ("100.99", BenchmarkBand.P25_TO_MEDIAN, "below median of peers (higher is better)"),
+        ("101", BenchmarkBand.MEDIAN_TO_P75, "above median of peers (higher is better)"),
+        ("109", BenchmarkBand.ABOVE_P75, "top quartile of peers (higher is better)"),
+        ("130", BenchmarkBand.ABOVE_P75, "top quartile of peers (higher is better)"),
+    ],
+)
+def test_bands_follow_the_quartiles_when_higher_is_better(
+    catalog: Catalog, value: str, band: BenchmarkBand, reading: str
+) -> None:
+    binding = kpi(catalog, "customers.net_revenue_retention").binding
+    position, note = benchmark_position(percent_benchmark(True), Decimal(value), binding, None, None)
+    assert note is None
+    assert position is not None
+    assert (position.band, position.reading) == (band, reading)
+    assert (position.p25, position.median, position.p75) == (Decimal("96"), Decimal("101"), Decimal("109"))
+    assert position.higher_is_better is True
+    assert position.source == "Test survey (2024)"
+
+
+@pytest.mark.parametrize(
+    ("value", "band", "reading"),
+    [
+        # When lower is better, the band below p25 is the best place to be, and above p75 the worst.
+        ("90", BenchmarkBand.BELOW_P25, "top quartile of peers (higher is worse)"),
+        ("98", BenchmarkBand.P25_TO_MEDIAN, "above median of peers (higher is worse)"),
+        ("105", BenchmarkBand.MEDIAN_TO_P75, "below median of peers (higher is worse)"),
+        ("120", BenchmarkBand.ABOVE_P75, "bottom quartile of peers (higher is worse)"),
+    ],
+)
+def test_readings_are_reversed_when_lower_is_better(
+    catalog: Catalog, value: str, band: BenchmarkBand, reading: str
+) -> None:
+    binding = kpi(catalog, "customers.net_revenue_retention").binding
+    position, _ = benchmark_position(percent_benchmark(False), Decimal(value), binding, None, None)
+    assert position is not None
+    assert (position.band, position.reading) == (band, reading)
+
+
+def test_a_catalog_kpi_where_lower_is_better_reads_low_churn_as_top_quartile(catalog: Catalog) -> None:
+    churn = kpi(catalog, "customers.logo_churn_rate")
+    assert churn.benchmark is not None
+    # Catalog quartiles 5 / 13 / 20 %; 4 % churn is under p25, the best quarter of peers.
+    position, _ = benchmark_position(churn.benchmark, Decimal("4"), churn.binding, None, None)
+    assert position is not None
+    assert position.band is BenchmarkBand.BELOW_P25
+    assert position.reading.startswith("top quartile")
+
+
+def test_no_band_when_the_benchmark_measures_another_variant(catalog: Catalog) -> None:
+    binding = kpi(catalog, "customers.net_revenue_retention").binding_for("period_rate")
+    position, note = benchmark_position(percent_benchmark(True), Decimal("101"), binding, "period_rate", None)
+    assert position is None
+    assert note is not None and "'default'" in note
+
+
+def test_no_band_for_the_default_rules_when_the_benchmark_measures_a_variant(catalog: Catalog) -> None:
+    binding = kpi(catalog, "customers.net_revenue_retention").binding
+    position, note = benchmark_position(percent_benchmark(True, "period_rate"), Decimal("101"), binding, None, None)
+    assert position is None
+    assert note is not None and "'period_rate'" in note
+
+
+def test_no_band_when_the_benchmark_unit_is_another_kind_of_number(catalog: Catalog) -> None:
+    # A percent benchmark cannot place a dollar amount.
+    binding = kpi(catalog, "sales.avg_contract_value").binding
+    position, note = benchmark_position(percent_benchmark(True), Decimal("62000"), binding, None, "USD")
+    assert position is None
+    assert note is not None and "'%'" in note
+
+
+def test_no_band_for_a_dollar_benchmark_when_the_value_is_in_another_currency(catalog: Catalog) -> None:
+    acv = kpi(catalog, "sales.avg_contract_value")
+    assert acv.benchmark is not None
+    position, note = benchmark_position(acv.benchmark, Decimal("62000"), acv.binding, None, "EUR")
+    assert position is None
+    assert note is not None and "USD" in note and "EUR" in note
+
+
+# --- binding a draft -------------------------------------------------------------------
+
+
+def test_binding_rounds_the_value_and_attaches_the_catalog_binding(ctx: ToolContext) -> None:
+    acv = ctx.catalog.kpis["sales.avg_contract_value"]
+    value = ctx.binder.bind(
+        Draft(
+            kpi=acv, variant_id=None, value=Decimal("62000.004"), status=ValueStatus.COMPUTED, period=Q3, currency="USD"
+        )
+    )
+    # 62,000.004 rounds to the cent: 62,000.00, shown whole.
+    assert value.value == Decimal("62000")
+    assert value.variant == "default"
+    assert value.binding == acv.binding
+    assert value.unit is Unit.CURRENCY
+    assert value.label == "ACV — new-logo average, recurring only, TCV ÷ term, Q3 2026: $62,000"
+
+
+def test_a_value_in_a_benchmarked_binding_gets_its_band(ctx: ToolContext) -> None:
+    acv = ctx.catalog.kpis["sales.avg_contract_value"]
+    value = ctx.binder.bind(
+        Draft(kpi=acv, variant_id=None, value=Decimal("50000"), status=ValueStatus.COMPUTED, period=Q3, currency="USD")
+    )
+    # Catalog quartiles 25,000 / 62,000 / 100,000: 50,000 lies between p25 and the median.
+    assert value.benchmark_position is not None
+    assert value.benchmark_position.band is BenchmarkBand.P25_TO_MEDIAN
+    assert value.warnings == []
+
+
+def test_a_variant_value_gets_no_band_and_says_why(ctx: ToolContext) -> None:
+    nrr = ctx.catalog.kpis["customers.net_revenue_retention"]
+    value = ctx.binder.bind(
+        Draft(kpi=nrr, variant_id="period_rate", value=Decimal("103"), status=ValueStatus.COMPUTED, period=Q3)
+    )
+    assert value.variant == "period_rate"
+    assert value.binding == nrr.binding_for("period_rate")
+    assert value.benchmark_position is None
+    assert any("no benchmark position" in w for w in value.warnings)
+
+
+def test_an_undefined_value_has_no_band_and_an_undefined_label(ctx: ToolContext) -> None:
+    acv = ctx.catalog.kpis["sales.avg_contract_value"]
+    value = ctx.binder.bind(
+        Draft(
+            kpi=acv,
+            variant_id=None,
+            value=None,
+            status=ValueStatus.COMPUTED,
+            period=Q3,
+            currency="USD",
+            undefined_reason="division by zero",
+        )
+    )
+    assert value.value is None
+    assert value.undefined_reason == "division by zero"
+    assert value.benchmark_position is None
+    assert value.label.endswith(": undefined")
+
+
+def test_a_currency_is_dropped_from_a_value_that_is_not_money(ctx: ToolContext) -> None:
+    nrr = ctx.catalog.kpis["customers.net_revenue_retention"]
+    value = ctx.binder.bind(
+        Draft(kpi=nrr, variant_id=None, value=Decimal("110"), status=ValueStatus.COMPUTED, period=YEAR, currency="USD")
+    )
+    assert value.currency is None
+    assert value.label == "NRR — trailing 12 months, starting-cohort ARR, 2026: 110%"
+
+
+def test_provenance_names_the_catalog_and_signs_what_the_value_means(ctx: ToolContext) -> None:
+    acv = ctx.catalog.kpis["sales.avg_contract_value"]
+    value = ctx.binder.bind(
+        Draft(kpi=acv, variant_id=None, value=Decimal("62000"), status=ValueStatus.COMPUTED, period=Q3, currency="USD")
+    )
+    provenance = value.provenance
+    assert provenance is not None
+    assert provenance.catalog_version == ctx.catalog.version
+    assert provenance.catalog_hash == ctx.catalog.content_hash
+    assert provenance.engine.startswith("kpi-context ")
+    payload = signed_payload(
+        kpi="sales.avg_contract_value",
+        variant="default",
+        value=Decimal("62000"),
+        unit="currency",
+        currency="USD",
+        period=Q3,
+        as_of=None,
+        binding=acv.binding,
+        status="computed",
+    )
+    assert ctx.binder.signer.verify(payload, provenance.signature)
+    assert provenance.value_id == ctx.binder.signer.value_id(payload)
+
+
+def test_the_same_draft_binds_to_the_same_value_id_and_signature(ctx: ToolContext) -> None:
+    acv = ctx.catalog.kpis["sales.avg_contract_value"]
+    draft = Draft(
+        kpi=acv, variant_id=None, value=Decimal("62000"), status=ValueStatus.COMPUTED, period=Q3, currency="USD"
+    )
+    first, second = ctx.binder.bind(draft), ctx.binder.bind(draft)
+    assert first.provenance == second.provenance
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="Binder.bind places a value on the benchmark by variant id only (tools/binder.py, benchmark_position); "
+    "a value whose binding was changed by ledger options is still banded although its rules are not the benchmark's",
+)
+def test_no_band_when_the_applied_binding_differs_from_the_benchmarks_definition(ctx: ToolContext) -> None:
+    acv = ctx.catalog.kpis["sales.avg_contract_value"]
+    # The ledger engine binds new-logo ACV with committed usage included under the default variant id;
+    # the benchmark was measured on recurring-only ACV, so a band would compare unlike numbers.
+    with_usage: Binding = acv.binding.model_copy(
+        update={"recurring_inclusion": RecurringInclusion.RECURRING_PLUS_COMMITTED_USAGE}
+    )
+    value = ctx.binder.bind(
+        Draft(
+            kpi=acv,
+            variant_id=None,
+            value=Decimal("62000"),
+            status=ValueStatus.COMPUTED,
+            period=Q3,
+            currency="USD",
+            binding=with_usage,
+        )
+    )
+    assert value.binding == with_usage
+    assert value.benchmark_position is None

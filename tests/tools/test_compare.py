@@ -1,0 +1,359 @@
+"""compare_metrics in the domain layer: trends, same-period and benchmark comparisons, and refusals.
+
+Every expected figure is worked out by hand in a comment next to the assertion.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from decimal import Decimal
+from typing import Any
+
+import pytest
+
+from kpi_context.ontology.binding import RecurringInclusion
+from kpi_context.ontology.loader import load_catalog
+from kpi_context.tools.binder import Draft
+from kpi_context.tools.compare import (
+    BenchmarkRef,
+    Comparison,
+    ComparisonKind,
+    ComparisonRefusal,
+    Direction,
+    UnsafeComparison,
+    compare_metrics,
+)
+from kpi_context.tools.compute import compute_from_inputs
+from kpi_context.tools.context import ToolContext
+from kpi_context.tools.errors import ErrorCode
+from kpi_context.tools.periods import Period
+from kpi_context.tools.values import BoundValue, ValueClaim, ValueStatus
+
+FORBIDDEN = {"difference", "ratio", "percent_change"}
+
+
+@pytest.fixture(scope="module")
+def ctx() -> ToolContext:
+    return ToolContext.create(load_catalog(), secret=b"compare-tests")
+
+
+def as_claim(bound: BoundValue, **changes: Any) -> ValueClaim:
+    document = bound.model_dump(mode="json")
+    document.update(changes)
+    return ValueClaim.model_validate(document)
+
+
+def acv(
+    ctx: ToolContext, new_business: int, new_customers: int, period: str | Period, currency: str = "USD"
+) -> ValueClaim:
+    value = compute_from_inputs(
+        ctx,
+        "sales.avg_contract_value",
+        {"sales.new_business": new_business, "sales.new_customers_added": new_customers},
+        period=period,
+        currency=currency,
+    )
+    return as_claim(value)
+
+
+def arr(ctx: ToolContext, amount: int, as_of: date) -> ValueClaim:
+    return as_claim(compute_from_inputs(ctx, "sales.arr", {"sales.arr": amount}, as_of=as_of, currency="USD"))
+
+
+def payback(ctx: ToolContext, new_business: int, period: str) -> ValueClaim:
+    value = compute_from_inputs(
+        ctx,
+        "sales.cac_payback_period",
+        {"finance.total_sm": 600_000, "sales.new_business": new_business, "sales.gross_margin": 75},
+        period=period,
+        currency="USD",
+    )
+    return as_claim(value)
+
+
+def compared(ctx: ToolContext, left: ValueClaim, right: ValueClaim | BenchmarkRef) -> Comparison:
+    return compare_metrics(ctx, left, right)
+
+
+def refusal(ctx: ToolContext, left: ValueClaim, right: ValueClaim | BenchmarkRef) -> ComparisonRefusal:
+    with pytest.raises(UnsafeComparison) as info:
+        compare_metrics(ctx, left, right)
+    assert info.value.code is ErrorCode.UNSAFE_COMPARISON
+    return info.value.refusal
+
+
+def keys_anywhere(payload: object) -> set[str]:
+    if isinstance(payload, dict):
+        return set(payload) | {k for v in payload.values() for k in keys_anywhere(v)}
+    if isinstance(payload, list):
+        return {k for v in payload for k in keys_anywhere(v)}
+    return set()
+
+
+# --- comparable ------------------------------------------------------------------------------
+
+
+def test_the_same_kpi_over_two_quarters_is_a_trend_measured_from_the_earlier_one(ctx: ToolContext) -> None:
+    # Q2: 1,000,000 ÷ 20 = 50,000; Q3: 1,240,000 ÷ 20 = 62,000.
+    # Change 62,000 − 50,000 = 12,000; ratio 62,000 ÷ 50,000 = 1.24; 12,000 ÷ 50,000 = 24%.
+    q2, q3 = acv(ctx, 1_000_000, 20, "2026-Q2"), acv(ctx, 1_240_000, 20, "2026-Q3")
+    result = compared(ctx, q2, q3)
+    assert result.comparable is True
+    assert result.kind is ComparisonKind.TREND
+    assert result.baseline == "left"
+    assert (result.difference, result.ratio, result.percent_change) == (
+        Decimal("12000"),
+        Decimal("1.24"),
+        Decimal("24"),
+    )
+    # ACV's benchmark says higher is better.
+    assert result.direction is Direction.BETTER
+
+
+def test_the_baseline_is_the_earlier_period_whichever_side_it_is_on(ctx: ToolContext) -> None:
+    q2, q3 = acv(ctx, 1_000_000, 20, "2026-Q2"), acv(ctx, 1_240_000, 20, "2026-Q3")
+    result = compared(ctx, q3, q2)
+    assert result.baseline == "right"
+    # Still later minus earlier: +12,000.
+    assert result.difference == Decimal("12000")
+    assert result.left.value == Decimal("62000")
+
+
+def test_quarters_of_different_day_counts_are_still_a_trend(ctx: ToolContext) -> None:
+    # Q1 has 90 days, Q3 92; both are three calendar months.
+    result = compared(ctx, acv(ctx, 1_000_000, 20, "2026-Q1"), acv(ctx, 1_240_000, 20, "2026-Q3"))
+    assert result.kind is ComparisonKind.TREND
+
+
+def test_two_values_for_the_same_period_compare_left_against_right(ctx: ToolContext) -> None:
+    # 1,100,000 ÷ 20 = 55,000 against 62,000: −7,000; −7,000 ÷ 62,000 × 100 = −11.290… → −11.29%.
+    result = compared(ctx, acv(ctx, 1_100_000, 20, "2026-Q3"), acv(ctx, 1_240_000, 20, "2026-Q3"))
+    assert result.kind is ComparisonKind.SAME_PERIOD
+    assert result.baseline == "right"
+    assert result.difference == Decimal("-7000")
+    assert result.percent_change == Decimal("-11.29")
+    assert result.direction is Direction.WORSE
+
+
+def test_balances_at_two_dates_are_a_trend_with_no_direction_when_the_catalog_takes_no_view(ctx: ToolContext) -> None:
+    # 8,000,000 at the Q2 close, 10,000,000 at the Q3 close: +2,000,000 = +25%.
+    result = compared(ctx, arr(ctx, 10_000_000, date(2026, 9, 30)), arr(ctx, 8_000_000, date(2026, 6, 30)))
+    assert result.kind is ComparisonKind.TREND
+    assert result.baseline == "right"
+    assert (result.difference, result.percent_change) == (Decimal("2000000"), Decimal("25"))
+    assert result.direction is Direction.UNKNOWN
+
+
+def test_a_shorter_payback_is_better(ctx: ToolContext) -> None:
+    # Q2: 1,200,000 ÷ 12 × 0.75 = 75,000 a month → 600,000 ÷ 75,000 = 8 months.
+    # Q3: 1,600,000 ÷ 12 × 0.75 = 100,000 a month → 600,000 ÷ 100,000 = 6 months. Change −2.
+    result = compared(ctx, payback(ctx, 1_200_000, "2026-Q2"), payback(ctx, 1_600_000, "2026-Q3"))
+    assert result.difference == Decimal("-2")
+    assert result.direction is Direction.BETTER
+
+
+def test_no_change_reads_as_unchanged(ctx: ToolContext) -> None:
+    result = compared(ctx, acv(ctx, 1_240_000, 20, "2026-Q2"), acv(ctx, 1_240_000, 20, "2026-Q3"))
+    assert result.difference == Decimal("0")
+    assert result.direction is Direction.UNCHANGED
+
+
+def test_a_zero_baseline_gives_a_difference_but_no_ratio_or_percent(ctx: ToolContext) -> None:
+    # Q2: 0 ÷ 20 = 0; Q3 62,000. Difference 62,000; a ratio to zero is undefined.
+    result = compared(ctx, acv(ctx, 0, 20, "2026-Q2"), acv(ctx, 1_240_000, 20, "2026-Q3"))
+    assert result.difference == Decimal("62000")
+    assert result.ratio is None and result.percent_change is None
+    assert any("zero" in note for note in result.notes)
+
+
+def test_an_asserted_side_is_compared_and_noted(ctx: ToolContext) -> None:
+    typed = ValueClaim(
+        kpi="sales.avg_contract_value",
+        value=50_000,
+        currency="USD",
+        period={"start": "2026-04-01", "end": "2026-06-30"},
+    )
+    result = compared(ctx, acv(ctx, 1_240_000, 20, "2026-Q3"), typed)
+    assert result.right.status is ValueStatus.ASSERTED
+    assert "right value is asserted by the caller" in result.notes
+    # 62,000 − 50,000 = 12,000.
+    assert result.difference == Decimal("12000")
+
+
+# --- against a benchmark ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("quartile", "difference", "ratio", "percent", "direction"),
+    [
+        # Catalog quartiles 25,000 / 62,000 / 100,000 for new-logo ACV; the value is 62,000.
+        # p25: 62,000 − 25,000 = 37,000; 62,000 ÷ 25,000 = 2.48; 37,000 ÷ 25,000 = 148%.
+        ("p25", "37000", "2.48", "148", Direction.BETTER),
+        ("median", "0", "1", "0", Direction.UNCHANGED),
+        # p75: 62,000 − 100,000 = −38,000; 0.62; −38%.
+        ("p75", "-38000", "0.62", "-38", Direction.WORSE),
+    ],
+)
+def test_a_value_against_each_benchmark_quartile(
+    ctx: ToolContext, quartile: str, difference: str, ratio: str, percent: str, direction: Direction
+) -> None:
+    result = compared(ctx, acv(ctx, 1_240_000, 20, "2026-Q3"), BenchmarkRef.model_validate({"benchmark": quartile}))
+    assert result.kind is ComparisonKind.BENCHMARK
+    assert result.baseline == "right"
+    assert result.difference == Decimal(difference)
+    assert result.ratio == Decimal(ratio)
+    assert result.percent_change == Decimal(percent)
+    assert result.direction is direction
+
+
+def test_lower_churn_than_the_benchmark_median_is_better(ctx: ToolContext) -> None:
+    # 20 accounts lost of 200 at the window's open = 10%; the catalog median is 13% and lower is better.
+    churn = compute_from_inputs(
+        ctx,
+        "customers.logo_churn_rate",
+        {"customers.customers_churned": 20, "customers_at_open": 200},
+        period="2026",
+    )
+    assert churn.value == Decimal("10")
+    result = compared(ctx, as_claim(churn), BenchmarkRef(benchmark="median"))
+    assert result.difference == Decimal("-3")
+    assert result.direction is Direction.BETTER
+
+
+def test_a_benchmark_in_dollars_refuses_a_value_in_euros(ctx: ToolContext) -> None:
+    refused = refusal(ctx, acv(ctx, 1_240_000, 20, "2026-Q3", currency="EUR"), BenchmarkRef(benchmark="median"))
+    assert [m.axis for m in refused.mismatches] == ["benchmark"]
+    assert "EUR" in refused.mismatches[0].right
+    assert not keys_anywhere(refused.model_dump(mode="json")) & FORBIDDEN
+
+
+def test_a_variant_the_benchmark_does_not_measure_is_refused(ctx: ToolContext) -> None:
+    first_year = compute_from_inputs(
+        ctx,
+        "sales.avg_contract_value",
+        {"first_year_new_business": 1_300_000, "sales.new_customers_added": 20},
+        variant="first_year",
+        period="2026-Q3",
+        currency="USD",
+    )
+    refused = refusal(ctx, as_claim(first_year), BenchmarkRef(benchmark="median"))
+    assert refused.right.variant == "benchmark"
+    assert refused.right.value is None
+
+
+def test_a_kpi_without_a_benchmark_is_refused(ctx: ToolContext) -> None:
+    refused = refusal(ctx, payback(ctx, 1_200_000, "2026-Q3"), BenchmarkRef(benchmark="median"))
+    assert "no benchmark" in refused.message
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="the benchmark check in tools/binder.py benchmark_position looks only at the variant id; "
+    "a signed value bound under rules no governed variant uses (ledger options) is placed against the benchmark",
+)
+def test_a_value_bound_under_other_rules_than_the_benchmark_is_refused(ctx: ToolContext) -> None:
+    kpi = ctx.catalog.kpis["sales.avg_contract_value"]
+    # What the ledger engine signs for new-logo ACV computed with committed usage included.
+    with_usage = ctx.binder.bind(
+        Draft(
+            kpi=kpi,
+            variant_id=None,
+            value=Decimal("62000"),
+            status=ValueStatus.COMPUTED,
+            period=Period(start=date(2026, 7, 1), end=date(2026, 9, 30)),
+            currency="USD",
+            binding=kpi.binding.model_copy(
+                update={"recurring_inclusion": RecurringInclusion.RECURRING_PLUS_COMMITTED_USAGE}
+            ),
+        )
+    )
+    refusal(ctx, as_claim(with_usage), BenchmarkRef(benchmark="median"))
+
+
+# --- refused ------------------------------------------------------------------------------------
+
+
+def test_acv_against_arr_is_refused_without_any_number_to_quote(ctx: ToolContext) -> None:
+    refused = refusal(ctx, acv(ctx, 1_240_000, 20, "2026-Q3"), arr(ctx, 10_000_000, date(2026, 9, 30)))
+    payload = refused.model_dump(mode="json")
+    assert payload["code"] == "unsafe_comparison"
+    assert payload["comparable"] is False
+    assert not keys_anywhere(payload) & FORBIDDEN
+    axes = [m.axis for m in refused.mismatches]
+    assert axes[:4] == ["kpi", "grain.level", "grain.aggregation", "grain.population"]
+    assert all(m.why for m in refused.mismatches)
+
+
+def test_the_remedies_for_acv_against_arr_name_blended_acv_or_a_trend(ctx: ToolContext) -> None:
+    refused = refusal(ctx, acv(ctx, 1_240_000, 20, "2026-Q3"), arr(ctx, 10_000_000, date(2026, 9, 30)))
+    named = {kpi for remedy in refused.remedies for kpi in remedy.kpis}
+    assert "customers.avg_contract_value" in named
+    trends = [r for r in refused.remedies if r.action.value == "compare_with_own_history"]
+    assert {tuple(r.kpis) for r in trends} == {("sales.avg_contract_value",), ("sales.arr",)}
+
+
+def test_two_variants_of_acv_are_refused_on_the_variant_axis(ctx: ToolContext) -> None:
+    first_year = compute_from_inputs(
+        ctx,
+        "sales.avg_contract_value",
+        {"first_year_new_business": 1_300_000, "sales.new_customers_added": 20},
+        variant="first_year",
+        period="2026-Q3",
+        currency="USD",
+    )
+    refused = refusal(ctx, as_claim(first_year), acv(ctx, 1_240_000, 20, "2026-Q3"))
+    assert [(m.axis, m.left, m.right) for m in refused.mismatches] == [
+        ("variant", "first_year", "default"),
+        ("annualization", "first_contract_year", "tcv_over_term_years"),
+    ]
+    switches = {(r.action.value, r.variant) for r in refused.remedies}
+    assert ("use_variant", "default") in switches
+
+
+def test_values_in_different_currencies_are_refused(ctx: ToolContext) -> None:
+    refused = refusal(ctx, acv(ctx, 1_240_000, 20, "2026-Q3", currency="EUR"), acv(ctx, 1_000_000, 20, "2026-Q2"))
+    assert [(m.axis, m.left, m.right) for m in refused.mismatches] == [("currency", "EUR", "USD")]
+
+
+def test_periods_of_different_length_are_refused(ctx: ToolContext) -> None:
+    refused = refusal(ctx, acv(ctx, 400_000, 8, "2026-09"), acv(ctx, 1_240_000, 20, "2026-Q3"))
+    assert [(m.axis, m.left, m.right) for m in refused.mismatches] == [("period", "Sep 2026", "Q3 2026")]
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="tools/compare.py _alignment treats two periods as the same length when neither is month-aligned "
+    "(months is None on both sides), whatever their day counts",
+)
+def test_periods_off_the_month_grid_of_different_length_are_refused(ctx: ToolContext) -> None:
+    fifteen_days = Period(start=date(2026, 7, 1), end=date(2026, 7, 15))
+    thirty_days = Period(start=date(2026, 8, 2), end=date(2026, 8, 31))
+    refused = refusal(ctx, acv(ctx, 1_000_000, 20, fifteen_days), acv(ctx, 1_240_000, 20, thirty_days))
+    assert [m.axis for m in refused.mismatches] == ["period"]
+
+
+def test_retention_over_a_trailing_year_and_over_one_quarter_are_refused(ctx: ToolContext) -> None:
+    movements = {
+        "sales.starting_arr": 10_000_000,
+        "sales.expansion": 400_000,
+        "sales.downgrades": 0,
+        "sales.churn_arr": 0,
+    }
+    yearly = compute_from_inputs(ctx, "customers.net_revenue_retention", movements, period="2026", currency="USD")
+    quarterly = compute_from_inputs(
+        ctx, "customers.net_revenue_retention", movements, variant="period_rate", period="2026-Q3", currency="USD"
+    )
+    refused = refusal(ctx, as_claim(yearly), as_claim(quarterly))
+    axes = [m.axis for m in refused.mismatches]
+    assert "variant" in axes and "time_basis" in axes
+
+
+def test_an_undefined_side_is_refused(ctx: ToolContext) -> None:
+    refused = refusal(ctx, acv(ctx, 1_000_000, 0, "2026-Q2"), acv(ctx, 1_240_000, 20, "2026-Q3"))
+    assert [(m.axis, m.left) for m in refused.mismatches] == [("undefined", "no value")]
+
+
+def test_an_undated_balance_is_refused_on_the_period_axis(ctx: ToolContext) -> None:
+    undated = ValueClaim(kpi="sales.arr", value=8_000_000, currency="USD")
+    refused = refusal(ctx, undated, arr(ctx, 10_000_000, date(2026, 9, 30)))
+    assert [(m.axis, m.left) for m in refused.mismatches] == [("period", "undated")]

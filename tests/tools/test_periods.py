@@ -1,0 +1,128 @@
+"""Reporting periods: the shorthand callers type, the labels people read, and shifting to earlier periods."""
+
+from __future__ import annotations
+
+from datetime import date
+
+import pytest
+from pydantic import ValidationError
+
+from kpi_context.tools.errors import ErrorCode, KpiError
+from kpi_context.tools.periods import Period, parse_period
+
+
+def period(start: str, end: str) -> Period:
+    return Period(start=date.fromisoformat(start), end=date.fromisoformat(end))
+
+
+@pytest.mark.parametrize(
+    ("text", "start", "end"),
+    [
+        # Q3 is July, August, September; September has 30 days.
+        ("2026-Q3", "2026-07-01", "2026-09-30"),
+        ("2026Q3", "2026-07-01", "2026-09-30"),
+        ("2026-q3", "2026-07-01", "2026-09-30"),
+        ("  2026-Q3  ", "2026-07-01", "2026-09-30"),
+        # Q4 closes on 31 December.
+        ("2026-Q4", "2026-10-01", "2026-12-31"),
+        # 2024 is a leap year: February has 29 days.
+        ("2024-02", "2024-02-01", "2024-02-29"),
+        ("2026-02", "2026-02-01", "2026-02-28"),
+        ("2026", "2026-01-01", "2026-12-31"),
+        ("FY2026", "2026-01-01", "2026-12-31"),
+    ],
+)
+def test_the_accepted_shorthands_parse_to_inclusive_date_ranges(text: str, start: str, end: str) -> None:
+    assert parse_period(text) == period(start, end)
+
+
+@pytest.mark.parametrize("text", ["2026-13", "2026-00", "2026-Q5", "Q3 2026", "26-Q3", "2026/09", "last quarter", ""])
+def test_anything_else_is_refused_with_invalid_argument_rather_than_guessed(text: str) -> None:
+    with pytest.raises(KpiError) as info:
+        parse_period(text)
+    assert info.value.code is ErrorCode.INVALID_ARGUMENT
+    assert info.value.detail.field == "period"
+    assert repr(text) in info.value.detail.message
+
+
+def test_a_refused_period_names_the_field_the_caller_passed() -> None:
+    with pytest.raises(KpiError) as info:
+        parse_period("soon", field="left.period")
+    assert info.value.detail.field == "left.period"
+
+
+def test_a_period_that_ends_before_it_starts_is_rejected() -> None:
+    with pytest.raises(ValidationError, match="before its start"):
+        period("2026-09-30", "2026-07-01")
+
+
+def test_a_single_day_is_a_valid_period() -> None:
+    one_day = period("2026-09-30", "2026-09-30")
+    assert one_day.months is None
+    assert one_day.label() == "2026-09-30 to 2026-09-30"
+
+
+@pytest.mark.parametrize(
+    ("start", "end", "months"),
+    [
+        ("2026-07-01", "2026-09-30", 3),
+        ("2026-01-01", "2026-12-31", 12),
+        ("2026-09-01", "2026-09-30", 1),
+        # December 2025 to February 2026 crosses a year: 3 months.
+        ("2025-12-01", "2026-02-28", 3),
+        # Not starting on the 1st, or not ending on a month end: not month-aligned.
+        ("2026-07-02", "2026-09-30", None),
+        ("2026-07-01", "2026-07-15", None),
+    ],
+)
+def test_months_counts_whole_calendar_months_only_for_month_aligned_periods(
+    start: str, end: str, months: int | None
+) -> None:
+    assert period(start, end).months == months
+
+
+@pytest.mark.parametrize(
+    ("start", "end", "label"),
+    [
+        ("2026-01-01", "2026-12-31", "2026"),
+        ("2026-07-01", "2026-09-30", "Q3 2026"),
+        ("2026-01-01", "2026-03-31", "Q1 2026"),
+        ("2026-09-01", "2026-09-30", "Sep 2026"),
+        # Twelve months that are not a calendar year, and a quarter-length span off the calendar quarters,
+        # are spelled out rather than given a misleading name.
+        ("2026-07-01", "2027-06-30", "2026-07-01 to 2027-06-30"),
+        ("2026-02-01", "2026-04-30", "2026-02-01 to 2026-04-30"),
+        ("2026-07-01", "2026-07-15", "2026-07-01 to 2026-07-15"),
+    ],
+)
+def test_labels_name_calendar_years_quarters_and_months_and_spell_out_everything_else(
+    start: str, end: str, label: str
+) -> None:
+    assert period(start, end).label() == label
+
+
+@pytest.mark.parametrize(
+    ("start", "end", "shift", "new_start", "new_end"),
+    [
+        # The quarter before Q3 2026 is Q2 2026 (April–June).
+        ("2026-07-01", "2026-09-30", -3, "2026-04-01", "2026-06-30"),
+        # The same quarter a year earlier.
+        ("2026-07-01", "2026-09-30", -12, "2025-07-01", "2025-09-30"),
+        # The month before January is December of the previous year.
+        ("2026-01-01", "2026-01-31", -1, "2025-12-01", "2025-12-31"),
+        # February 2024 (29 days) moved a year on is February 2025 (28 days).
+        ("2024-02-01", "2024-02-29", 12, "2025-02-01", "2025-02-28"),
+        # A calendar year moved back a year.
+        ("2026-01-01", "2026-12-31", -12, "2025-01-01", "2025-12-31"),
+    ],
+)
+def test_shifting_a_month_aligned_period_keeps_its_length_in_months(
+    start: str, end: str, shift: int, new_start: str, new_end: str
+) -> None:
+    assert period(start, end).shifted(shift) == period(new_start, new_end)
+
+
+def test_shifting_a_period_off_the_month_grid_moves_it_by_average_month_days_and_keeps_its_day_count() -> None:
+    # One month back = round(-365.25 / 12) = round(-30.4375) = -30 days: 1 July → 1 June;
+    # the 15-day length is kept, so the period ends on 15 June.
+    assert period("2026-07-01", "2026-07-15").shifted(-1) == period("2026-06-01", "2026-06-15")
