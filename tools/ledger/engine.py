@@ -10,6 +10,7 @@ so it can only be compared with values computed the same way.
 from __future__ import annotations
 
 import calendar
+import functools
 from collections.abc import Callable, Mapping
 from datetime import date, timedelta
 from decimal import Decimal
@@ -38,8 +39,8 @@ from kpi_context.tools.inputs import When
 from kpi_context.tools.ledger import measures
 from kpi_context.tools.ledger.measures import Measured, Movement
 from kpi_context.tools.ledger.source import DatasetRegistry, ledger_source
-from kpi_context.tools.ledger.sql import priced_sql
-from kpi_context.tools.ledger.validate import REJECTIONS_LISTED, Validation, validate
+from kpi_context.tools.ledger.sql import priced_key, priced_sql
+from kpi_context.tools.ledger.validate import REJECTIONS_LISTED, Validation, open_ledger
 from kpi_context.tools.periods import Period
 from kpi_context.tools.resolve import resolve_kpi
 from kpi_context.tools.values import BoundValue, Component, LedgerTrace, ValueStatus
@@ -144,16 +145,19 @@ def compute_from_ledger(
             progress(step, _STEPS, message)
 
     report(0, f"reading ledger {source.name!r}")
-    con = duckdb.connect(":memory:")
-    try:
-        checked = validate(con, source, currency)
+    with open_ledger(datasets.store, source, currency) as opened:
+        checked, con = opened.validation, opened.con
         report(1, f"{checked.rows_used:,} of {checked.rows_read:,} rows valid; pricing lines")
-        con.execute(priced_sql(options))
+        # Priced lines depend on the file, the rates and five options only: kept with the dataset, they serve
+        # every KPI computed under the same rules.
+        priced = opened.derive(
+            (opened.lines_key, priced_key(options)),
+            functools.partial(_price, options, opened.lines),
+        )
+        con.execute(f"CREATE TEMP VIEW priced AS SELECT * FROM {priced}")
         report(2, f"computing {kpi.id}")
         measured, when = _run(con, measure, options, when, kpi, variant_id, binding)
-        report(_STEPS, "done")
-    finally:
-        con.close()
+    report(_STEPS, "done")
     trace = LedgerTrace(
         dataset=source.name,
         rows_read=checked.rows_read,
@@ -182,6 +186,10 @@ def compute_from_ledger(
             binding=binding,
         )
     )
+
+
+def _price(options: LedgerOptions, lines: str, cursor: duckdb.DuckDBPyConnection, target: str) -> None:
+    cursor.execute(f"CREATE {target} AS {priced_sql(options, lines)}")
 
 
 def chosen_options(kpi_id: str, spec: KpiOptions, binding: Binding, basis: Mapping[str, str] | None) -> LedgerOptions:

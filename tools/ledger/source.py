@@ -17,6 +17,7 @@ from types import MappingProxyType
 from typing import Any
 
 from kpi_context.tools.errors import ErrorCode, KpiError
+from kpi_context.tools.ledger.store import LedgerStore
 
 MAX_INLINE_ROWS = 10_000
 """Inline rows travel inside a tool call; anything larger belongs in a dataset file."""
@@ -84,10 +85,12 @@ def _inside(data_dir: Path, candidate: Path, shown: str) -> Path:
 
 @dataclass(frozen=True)
 class DatasetRegistry:
-    """Named ledgers the server was started with, all under one data directory."""
+    """Named ledgers the server was started with, all under one data directory, and the store that reads them."""
 
     data_dir: Path
     datasets: Mapping[str, Dataset] = field(default_factory=lambda: MappingProxyType({}))
+    store: LedgerStore = field(default_factory=LedgerStore, compare=False, repr=False)
+    """The engine's database: checked dataset tables are kept there from one call to the next."""
 
     @classmethod
     def from_cli(cls, data_dir: str | Path, specs: Iterable[str] = ()) -> DatasetRegistry:

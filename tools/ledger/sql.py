@@ -97,10 +97,23 @@ def money(expression: str) -> str:
     return f"CAST({expression} AS DECIMAL(38,12))"
 
 
-def priced_sql(options: LedgerOptions) -> str:
-    """Table `priced`: included lines with their contract header, yearly rate and day-count fraction.
+def priced_key(options: LedgerOptions) -> tuple[object, ...]:
+    """The options `priced_sql` depends on: lines priced under equal keys are the same table."""
+    return (
+        "priced",
+        options.day_count,
+        options.recurring_inclusion,
+        options.discounts,
+        options.live_basis,
+        options.churn_timing,
+    )
 
-    A line earns `num × units ÷ den` over any stretch of its service; `rate` is that per year.
+
+def priced_sql(options: LedgerOptions, lines: str) -> str:
+    """The rows of table `priced`: included lines with their contract header, yearly rate and day-count fraction.
+
+    `lines` is the relation of usable ledger lines. A line earns `num × units ÷ den` over any
+    stretch of its service; `rate` is that per year. Only the options of `priced_key` are read.
     """
     dc = options.day_count
     per_year = units_per_year(dc)
@@ -121,8 +134,8 @@ def priced_sql(options: LedgerOptions) -> str:
             cancellations = ""
     line_units = f"GREATEST({units('s', 'ex', dc)}, 1)"
     return f"""
-        CREATE TEMP TABLE priced AS
-        WITH hdr AS (
+        WITH lines AS (SELECT * FROM {lines}),
+        hdr AS (
             SELECT contract_id,
                    COALESCE(min(CASE WHEN change_type IN ('new', 'renewal') THEN s END), min(s)) AS cs,
                    COALESCE(max(CASE WHEN change_type IN ('new', 'renewal') THEN ex END), max(ex)) AS cex,

@@ -4,11 +4,21 @@ Each row is checked in SQL and either becomes a typed line or is rejected with i
 number and every reason that applies; nothing is dropped without being counted, so a
 result can always state rows read = rows used + rows rejected. Amounts stay DECIMAL
 throughout: a cent that drifts here would drift in every KPI.
+
+The file is read, typed and checked in one statement writing one table: the typed columns
+and `reason`, '' for a usable row; a row's number is the table's rowid + 1 (the table keeps
+file order). The reasons, the costly part, are spelled out only for rows failing a check.
+A dataset's checked table is kept by the store across calls; inline rows get a temporary
+one for the call.
 """
 
 from __future__ import annotations
 
+import functools
+import itertools
 import tempfile
+from collections.abc import Callable, Hashable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
@@ -17,7 +27,6 @@ import duckdb
 
 from kpi_context.tools.errors import ErrorCode, KpiError
 from kpi_context.tools.ledger.source import (
-    LEDGER_COLUMNS,
     REQUIRED_COLUMNS,
     Dataset,
     InlineRows,
@@ -25,6 +34,7 @@ from kpi_context.tools.ledger.source import (
     LedgerSource,
     inline_jsonl,
 )
+from kpi_context.tools.ledger.store import Builder, CheckedTable, LedgerStore
 
 REJECTIONS_LISTED = 1_000
 """Rejected rows listed one by one in a result; all of them are counted regardless."""
@@ -36,6 +46,11 @@ REMOVING_CHANGES = ("contraction", "cancellation")
 
 # Up to six decimals (trailing zeros beyond them are harmless): amounts are held as DECIMAL(38,6).
 _AMOUNT_PATTERN = r"^-?[0-9]{1,24}(\.[0-9]{1,6}0*)?$"
+
+_PADDED_AMOUNT = " *" + _AMOUNT_PATTERN.removeprefix("^").removesuffix("$") + " *"
+
+_READ_COLUMNS = (*REQUIRED_COLUMNS, "list_amount", "go_live_date")
+"""The ledger columns the checks and the KPIs use; line_id and product are only carried by the file."""
 
 
 @dataclass(frozen=True)
@@ -58,18 +73,6 @@ def _in_list(values: tuple[str, ...]) -> str:
     return ", ".join(sql_text(v) for v in values)
 
 
-def load_raw(con: duckdb.DuckDBPyConnection, source: LedgerSource) -> None:
-    """Create table `raw`: one VARCHAR column per ledger column, rows in file order (rowid = row - 1)."""
-    match source.origin:
-        case InlineRows(rows=rows):
-            with tempfile.TemporaryDirectory(prefix="ledger-") as tmp:
-                path = Path(tmp) / "rows.jsonl"
-                path.write_text(inline_jsonl(rows), encoding="utf-8")
-                _load_file(con, Dataset(source.name, path, LedgerFormat.JSONL))
-        case Dataset() as dataset:
-            _load_file(con, dataset)
-
-
 def _reader(dataset: Dataset) -> str:
     path = sql_text(str(dataset.path))
     match dataset.format:
@@ -79,11 +82,14 @@ def _reader(dataset: Dataset) -> str:
             return f"read_parquet({path})"
         case LedgerFormat.JSONL:
             # Every column declared: a key missing from a line reads as NULL and is reported on that row.
-            columns = ", ".join(f"{sql_text(c)}: 'VARCHAR'" for c in LEDGER_COLUMNS)
+            columns = ", ".join(f"{sql_text(c)}: 'VARCHAR'" for c in _READ_COLUMNS)
             return f"read_json({path}, format = 'newline_delimited', columns = {{{columns}}})"
 
 
-def _load_file(con: duckdb.DuckDBPyConnection, dataset: Dataset) -> None:
+def read_checked(
+    con: duckdb.DuckDBPyConnection, table: str, *, dataset: Dataset, temporary: bool = False
+) -> CheckedTable:
+    """Read `dataset` into a new checked `table`; a file that cannot be read, or lacks a column, is refused."""
     reader = _reader(dataset)
     try:
         present = {row[0] for row in con.execute(f"DESCRIBE SELECT * FROM {reader}").fetchall()}
@@ -95,101 +101,206 @@ def _load_file(con: duckdb.DuckDBPyConnection, dataset: Dataset) -> None:
                 field="ledger",
                 details={"missing_columns": missing, "required_columns": list(REQUIRED_COLUMNS)},
             )
-        select = ", ".join(
-            f'CAST("{c}" AS VARCHAR) AS {c}' if c in present else f"CAST(NULL AS VARCHAR) AS {c}"
-            for c in LEDGER_COLUMNS
-        )
-        con.execute(f"CREATE TEMP TABLE raw AS SELECT {select} FROM {reader}")
+        con.execute(f"CREATE {'TEMP ' if temporary else ''}TABLE {table} AS {_checked_sql(reader, present)}")
     except duckdb.Error as exc:
         raise KpiError(
             ErrorCode.LEDGER_INVALID,
             f"{dataset.path.name} could not be read as {dataset.format.value}: {str(exc).splitlines()[0]}",
             field="ledger",
         ) from None
+    return _summary(con, table)
 
 
-def _reasons_sql() -> str:
-    """One SQL expression: every reason a raw row is unusable, joined by '; ' ('' when none)."""
-    checks = [f"CASE WHEN {c} IS NULL OR trim({c}) = '' THEN 'missing {c}' END" for c in REQUIRED_COLUMNS]
+def _read_inline(con: duckdb.DuckDBPyConnection, table: str, source: LedgerSource, rows: InlineRows) -> CheckedTable:
+    with tempfile.TemporaryDirectory(prefix="ledger-") as tmp:
+        path = Path(tmp) / "rows.jsonl"
+        path.write_text(inline_jsonl(rows.rows), encoding="utf-8")
+        return read_checked(con, table, dataset=Dataset(source.name, path, LedgerFormat.JSONL), temporary=True)
+
+
+def _checks() -> list[tuple[str, str]]:
+    """(condition, reason) for every way a row can be unusable, over its text and its typed reading."""
+    checks = [(f"{c} IS NULL OR trim({c}) = ''", sql_text(f"missing {c}")) for c in REQUIRED_COLUMNS]
     for column in ("amount", "list_amount"):
         checks.append(
-            f"CASE WHEN {column} IS NOT NULL AND trim({column}) <> '' "
-            f"AND NOT regexp_matches(trim({column}), '{_AMOUNT_PATTERN}') "
-            f"THEN '{column} ''' || left({column}, 40) || ''' is not a decimal number' END"
+            (
+                f"{column} IS NOT NULL AND trim({column}) <> '' "
+                f"AND NOT regexp_matches(trim({column}), '{_AMOUNT_PATTERN}')",
+                f"'{column} ''' || left({column}, 40) || ''' is not a decimal number'",
+            )
         )
-    for column in ("start_date", "end_date", "signed_date", "go_live_date"):
+    for column, typed in (("start_date", "s"), ("end_date", "e"), ("signed_date", "signed"), ("go_live_date", "g")):
         checks.append(
-            f"CASE WHEN {column} IS NOT NULL AND trim({column}) <> '' AND TRY_CAST(trim({column}) AS DATE) IS NULL "
-            f"THEN '{column} ''' || left({column}, 40) || ''' is not a date (YYYY-MM-DD)' END"
+            (
+                f"{column} IS NOT NULL AND trim({column}) <> '' AND {typed} IS NULL",
+                f"'{column} ''' || left({column}, 40) || ''' is not a date (YYYY-MM-DD)'",
+            )
         )
     checks += [
-        "CASE WHEN TRY_CAST(trim(end_date) AS DATE) < TRY_CAST(trim(start_date) AS DATE) "
-        "THEN 'end_date is before start_date' END",
-        f"CASE WHEN charge_type NOT IN ({_in_list(CHARGE_TYPES)}) "
-        f"THEN 'unknown charge_type ''' || left(charge_type, 40) || ''' (expected {', '.join(CHARGE_TYPES)})' END",
-        f"CASE WHEN amount_period NOT IN ({_in_list(AMOUNT_PERIODS)}) "
-        f"THEN 'unknown amount_period ''' || left(amount_period, 40) || ''' (expected {', '.join(AMOUNT_PERIODS)})' END",
-        f"CASE WHEN change_type NOT IN ({_in_list(CHANGE_TYPES)}) "
-        f"THEN 'unknown change_type ''' || left(change_type, 40) || ''' (expected {', '.join(CHANGE_TYPES)})' END",
-        "CASE WHEN NOT regexp_matches(currency, '^[A-Z]{3}$') "
-        "THEN 'currency ''' || left(currency, 40) || ''' is not an ISO 4217 code' END",
-        f"CASE WHEN TRY_CAST(amount AS DECIMAL(38,6)) < 0 AND change_type NOT IN ({_in_list(REMOVING_CHANGES)}) "
-        "THEN 'negative amount on a ' || change_type || ' row; only contraction and cancellation rows remove value' END",
-        f"CASE WHEN TRY_CAST(amount AS DECIMAL(38,6)) > 0 AND change_type IN ({_in_list(REMOVING_CHANGES)}) "
-        "THEN 'a ' || change_type || ' row removes value: its amount must be negative' END",
-        "CASE WHEN TRY_CAST(list_amount AS DECIMAL(38,6)) * TRY_CAST(amount AS DECIMAL(38,6)) < 0 "
-        "THEN 'list_amount and amount have opposite signs' END",
-        "CASE WHEN charge_type = 'one_time' AND amount_period <> 'once' "
-        "THEN 'a one_time line is charged once: amount_period must be ''once''' END",
-        "CASE WHEN amount_period = 'once' AND charge_type IN ('recurring', 'usage_committed') "
-        "THEN 'a ' || charge_type || ' line cannot be charged once' END",
+        ("e < s", "'end_date is before start_date'"),
+        (
+            f"charge_type NOT IN ({_in_list(CHARGE_TYPES)})",
+            f"'unknown charge_type ''' || left(charge_type, 40) || ''' (expected {', '.join(CHARGE_TYPES)})'",
+        ),
+        (
+            f"amount_period NOT IN ({_in_list(AMOUNT_PERIODS)})",
+            f"'unknown amount_period ''' || left(amount_period, 40) || ''' (expected {', '.join(AMOUNT_PERIODS)})'",
+        ),
+        (
+            f"change_type NOT IN ({_in_list(CHANGE_TYPES)})",
+            f"'unknown change_type ''' || left(change_type, 40) || ''' (expected {', '.join(CHANGE_TYPES)})'",
+        ),
+        (
+            "NOT regexp_matches(currency, '^[A-Z]{3}$')",
+            "'currency ''' || left(currency, 40) || ''' is not an ISO 4217 code'",
+        ),
+        (
+            f"amount_net < 0 AND change_type NOT IN ({_in_list(REMOVING_CHANGES)})",
+            "'negative amount on a ' || change_type || ' row; only contraction and cancellation rows remove value'",
+        ),
+        (
+            f"amount_net > 0 AND change_type IN ({_in_list(REMOVING_CHANGES)})",
+            "'a ' || change_type || ' row removes value: its amount must be negative'",
+        ),
+        ("amount_list * amount_net < 0", "'list_amount and amount have opposite signs'"),
+        (
+            "charge_type = 'one_time' AND amount_period <> 'once'",
+            "'a one_time line is charged once: amount_period must be ''once'''",
+        ),
+        (
+            "amount_period = 'once' AND charge_type IN ('recurring', 'usage_committed')",
+            "'a ' || charge_type || ' line cannot be charged once'",
+        ),
     ]
-    return "concat_ws('; ', " + ", ".join(checks) + ")"
+    return checks
 
 
-def check_rows(con: duckdb.DuckDBPyConnection) -> None:
-    """Create table `checked` from `raw`: typed columns where they parse, and `reason` ('' for a good row)."""
-    con.execute(
-        f"""
-        CREATE TEMP TABLE checked AS
-        SELECT rowid + 1 AS row_no,
-               contract_id, account_id, charge_type, amount_period, change_type, currency,
-               TRY_CAST(amount AS DECIMAL(38,6)) AS amount,
-               TRY_CAST(list_amount AS DECIMAL(38,6)) AS list_amount,
-               TRY_CAST(trim(start_date) AS DATE) AS s,
-               TRY_CAST(trim(end_date) AS DATE) AS e,
-               TRY_CAST(trim(signed_date) AS DATE) AS signed,
-               COALESCE(TRY_CAST(trim(go_live_date) AS DATE), TRY_CAST(trim(start_date) AS DATE)) AS live,
-               {_reasons_sql()} AS reason
-        FROM raw
-        """
+# A quick test that no check of `_checks` can fail, cheapest tests first, so that the reasons are spelled
+# out only for the rest. It may only err on the safe side: a usable row it does not pass (false or NULL,
+# e.g. a blank optional field) gets concat_ws of no reason, '' again. Each check's failure makes it false.
+_CLEARLY_USABLE = " AND ".join(
+    (
+        "s IS NOT NULL AND e IS NOT NULL AND signed IS NOT NULL AND e >= s",
+        "(go_live_date IS NULL OR g IS NOT NULL)",
+        f"charge_type IN ({_in_list(CHARGE_TYPES)})",
+        f"amount_period IN ({_in_list(AMOUNT_PERIODS)})",
+        f"change_type IN ({_in_list(CHANGE_TYPES)})",
+        "(charge_type <> 'one_time' OR amount_period = 'once')",
+        "(amount_period <> 'once' OR charge_type NOT IN ('recurring', 'usage_committed'))",
+        f"(CASE WHEN change_type IN ({_in_list(REMOVING_CHANGES)}) THEN amount_net <= 0 ELSE amount_net >= 0 END)",
+        "(list_amount IS NULL OR amount_list * amount_net >= 0)",
+        # trim() builds a new string; a first character other than a space already shows the text is not blank.
+        "contract_id <> '' AND (NOT starts_with(contract_id, ' ') OR trim(contract_id) <> '')",
+        "account_id <> '' AND (NOT starts_with(account_id, ' ') OR trim(account_id) <> '')",
+        "regexp_full_match(currency, '[A-Z]{3}')",
+        # The amount pattern with the spaces trim() would remove allowed around it: the same test, no copy.
+        f"regexp_full_match(amount, '{_PADDED_AMOUNT}')",
+        f"(list_amount IS NULL OR regexp_full_match(list_amount, '{_PADDED_AMOUNT}'))",
     )
-    con.execute("DROP TABLE raw")
-
-
-_LINE_COLUMNS = (
-    "c.row_no, c.contract_id, c.account_id, c.charge_type, c.amount_period, c.change_type, "
-    "c.amount AS amount_net, c.list_amount AS amount_list, c.s, c.e, c.e + 1 AS ex, c.signed, c.live"
 )
 
 
-def validate(
-    con: duckdb.DuckDBPyConnection,
-    source: LedgerSource,
-    requested_currency: str | None,
-) -> Validation:
-    """Load, check and type the ledger into table `lines` (one currency); report what was rejected."""
-    load_raw(con, source)
-    check_rows(con)
-    counts = con.execute("SELECT count(*), count(*) FILTER (WHERE reason <> '') FROM checked").fetchone()
-    assert counts is not None  # an aggregate without GROUP BY always returns one row
-    rows_read, rows_rejected = int(counts[0]), int(counts[1])
+def _checked_sql(reader: str, present: set[str]) -> str:
+    """One pass over the file: each column's text, its typed reading, and every reason the row is unusable."""
+    text = ", ".join(
+        f'CAST("{c}" AS VARCHAR) AS {c}' if c in present else f"CAST(NULL AS VARCHAR) AS {c}" for c in _READ_COLUMNS
+    )
+    reasons = ", ".join(f"CASE WHEN {condition} THEN {reason} END" for condition, reason in _checks())
+    return f"""
+        SELECT contract_id, account_id, charge_type, amount_period, change_type, currency,
+               amount_net, amount_list, s, e, signed, COALESCE(g, s) AS live,
+               CASE WHEN {_CLEARLY_USABLE} THEN '' ELSE concat_ws('; ', {reasons}) END AS reason
+        FROM (
+            -- A date cast skips the whitespace around the text itself: trim() first would change nothing.
+            SELECT *,
+                   TRY_CAST(amount AS DECIMAL(38,6)) AS amount_net,
+                   TRY_CAST(list_amount AS DECIMAL(38,6)) AS amount_list,
+                   TRY_CAST(start_date AS DATE) AS s,
+                   TRY_CAST(end_date AS DATE) AS e,
+                   TRY_CAST(signed_date AS DATE) AS signed,
+                   TRY_CAST(go_live_date AS DATE) AS g
+            FROM (SELECT {text} FROM {reader}) t
+        ) typed
+    """
+
+
+def _summary(con: duckdb.DuckDBPyConnection, table: str) -> CheckedTable:
+    rows_read = rows_rejected = 0
+    currencies: dict[str, int] = {}
+    for currency, used, rejected in con.execute(
+        f"SELECT currency, count(*) FILTER (WHERE reason = ''), count(*) FILTER (WHERE reason <> '') "
+        f"FROM {table} GROUP BY currency ORDER BY currency"
+    ).fetchall():
+        rows_read += int(used) + int(rejected)
+        rows_rejected += int(rejected)
+        if used:
+            currencies[str(currency)] = int(used)
     rejections: list[dict[str, object]] = [
         {"row": int(row_no), "reason": reason}
         for row_no, reason in con.execute(
-            f"SELECT row_no, reason FROM checked WHERE reason <> '' ORDER BY row_no LIMIT {REJECTIONS_LISTED}"
+            f"SELECT rowid + 1, reason FROM {table} WHERE reason <> '' ORDER BY rowid LIMIT {REJECTIONS_LISTED}"
         ).fetchall()
     ]
+    return CheckedTable(table, rows_read, rows_rejected, rejections, currencies)
+
+
+@dataclass(frozen=True)
+class OpenLedger:
+    """A ledger ready to compute on: a cursor of its own, the usable lines, and what was rejected."""
+
+    con: duckdb.DuckDBPyConnection
+    validation: Validation
+    lines: str
+    """A SQL relation of the usable rows, amounts in the result's currency; the same in any cursor of the store."""
+    derive: Callable[[Hashable, Builder], str]
+    """The table `build` makes from the lines, kept with the dataset under a key naming all it depends on."""
+    lines_key: Hashable
+    """What the lines depend on beyond the file (the rates applied): part of the key of anything derived."""
+
+
+@contextmanager
+def open_ledger(store: LedgerStore, source: LedgerSource, requested_currency: str | None) -> Iterator[OpenLedger]:
+    """The ledger's usable lines in one currency, on a cursor of `store` that is closed when the block ends.
+
+    A dataset's checked table, and the tables derived from it, come from the store (built now,
+    or earlier from the same unchanged file); inline rows live in temporary tables of the cursor.
+    """
+    with store.cursor() as con:
+        work = itertools.count(1)
+
+        def build_here(_key: Hashable, build: Builder) -> str:
+            table = f"work_{next(work)}"
+            build(con, f"TEMP TABLE {table}")
+            return table
+
+        match source.origin:
+            case InlineRows() as rows:
+                checked = _read_inline(con, "inline_checked", source, rows)
+                yield _open(con, source, checked, requested_currency, build_here)
+            case Dataset() as dataset:
+                with store.checked(dataset.path, functools.partial(read_checked, dataset=dataset)) as held:
+
+                    def build_kept(key: Hashable, build: Builder) -> str:
+                        # Past the store's bound for one dataset, a derived table lives only for the call.
+                        return store.derived(held, key, build) or build_here(key, build)
+
+                    yield _open(con, source, held.checked, requested_currency, build_kept)
+
+
+_USABLE = (
+    "SELECT rowid + 1 AS row_no, currency, contract_id, account_id, charge_type, amount_period, change_type, "
+    "amount_net, amount_list, s, e, e + 1 AS ex, signed, live FROM {table} WHERE reason = ''"
+)
+
+
+def _open(
+    con: duckdb.DuckDBPyConnection,
+    source: LedgerSource,
+    checked: CheckedTable,
+    requested_currency: str | None,
+    derive: Callable[[Hashable, Builder], str],
+) -> OpenLedger:
+    rows_read, rows_rejected, rejections = checked.rows_read, checked.rows_rejected, checked.rejections
     if rows_read == rows_rejected:
         raise KpiError(
             ErrorCode.LEDGER_INVALID,
@@ -197,34 +308,37 @@ def validate(
             field="ledger",
             details={"rows_read": rows_read, "rejections": rejections[:50]},
         )
-    found = {
-        str(code): int(n)
-        for code, n in con.execute(
-            "SELECT currency, count(*) FROM checked WHERE reason = '' GROUP BY currency ORDER BY currency"
-        ).fetchall()
-    }
+    found = checked.currencies
     currency, rates = _conversion(found, requested_currency, dict(source.fx_rates))
-    if all(rate == 1 for rate in rates.values()):
-        # One currency, nothing to convert: the lines are the good rows as they are, without a copy.
-        con.execute(f"CREATE TEMP VIEW lines AS SELECT {_LINE_COLUMNS} FROM checked c WHERE c.reason = ''")
-    else:
-        con.execute("CREATE TEMP TABLE fx (currency VARCHAR, rate DECIMAL(38,12))")
-        con.executemany("INSERT INTO fx VALUES (?, CAST(? AS DECIMAL(38,12)))", [[c, str(r)] for c, r in rates.items()])
-        # Rounded to six decimals after conversion: a converted amount is only as exact as its rate.
-        converted = _LINE_COLUMNS.replace("c.amount AS", "CAST(c.amount * f.rate AS DECIMAL(38,6)) AS").replace(
-            "c.list_amount AS", "CAST(c.list_amount * f.rate AS DECIMAL(38,6)) AS"
-        )
-        con.execute(
-            f"CREATE TEMP TABLE lines AS SELECT {converted} FROM checked c JOIN fx f ON f.currency = c.currency "
-            "WHERE c.reason = ''"
-        )
-    return Validation(
+    lines = f"({_USABLE.format(table=checked.table)})"
+    # Keyed by the rates actually applied: other rates give other tables, never these.
+    lines_key = tuple(sorted(rates.items()))
+    if any(rate != 1 for rate in rates.values()):
+        lines = derive(("converted", lines_key), functools.partial(_convert, lines, rates))
+    validation = Validation(
         rows_read=rows_read,
         rows_used=rows_read - rows_rejected,
         rows_rejected=rows_rejected,
-        rejections=rejections,
+        rejections=list(rejections),
         currency=currency,
         converted_from=tuple(sorted(c for c in found if c != currency)),
+    )
+    return OpenLedger(con, validation, lines, derive, lines_key)
+
+
+def _convert(lines: str, rates: dict[str, Decimal], con: duckdb.DuckDBPyConnection, target: str) -> None:
+    """The usable rows with their amounts in the result's currency."""
+    rate_rows = ", ".join(f"({sql_text(c)}, CAST({sql_text(str(r))} AS DECIMAL(38,12)))" for c, r in rates.items())
+    # Rounded to six decimals after conversion: a converted amount is only as exact as its rate.
+    con.execute(
+        f"""
+        CREATE {target} AS
+        SELECT u.row_no, u.currency, u.contract_id, u.account_id, u.charge_type, u.amount_period, u.change_type,
+               CAST(u.amount_net * f.rate AS DECIMAL(38,6)) AS amount_net,
+               CAST(u.amount_list * f.rate AS DECIMAL(38,6)) AS amount_list,
+               u.s, u.e, u.ex, u.signed, u.live
+        FROM {lines} u JOIN (VALUES {rate_rows}) f(currency, rate) ON f.currency = u.currency
+        """
     )
 
 

@@ -126,3 +126,11 @@ def test_asking_for_another_currency_than_the_ledger_is_refused(compute, make_li
     with pytest.raises(KpiError) as caught:
         compute("sales.arr", [make_line()], as_of=date(2026, 6, 30), currency="EUR")
     assert caught.value.code is ErrorCode.CURRENCY_MISMATCH
+
+
+def test_spaces_around_dates_and_amounts_are_read_past(compute, make_line):
+    # The row reads as 12,000 a year from 1 Jan 2026, spaces or not.
+    row = make_line(amount=" 12000 ", start_date=" 2026-01-01", end_date="2026-12-31 ", go_live_date=" 2026-01-01 ")
+    arr = compute("sales.arr", [row], as_of=date(2026, 6, 30))
+    assert arr.value == Decimal(12000)
+    assert arr.ledger is not None and arr.ledger.rows_rejected == 0
