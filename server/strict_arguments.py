@@ -40,9 +40,11 @@ def argument_problem(model: type[BaseModel], arguments: Mapping[str, Any]) -> Er
     try:
         model.model_validate_json(json.dumps(dict(arguments)), strict=True)
     except ValidationError as exc:
-        errors = [
-            {"field": ".".join(str(part) for part in error["loc"]), "message": error["msg"]} for error in exc.errors()
-        ]
+        located = [(_data_path(arguments, error["loc"]), error["msg"]) for error in exc.errors()]
+        # The deepest fault is the most specific: for a number-or-object input given an object, the
+        # fault inside the object matters, not that the object is not a number.
+        located.sort(key=lambda item: -len(item[0]))
+        errors = [{"field": ".".join(path), "message": message} for path, message in located]
         first = errors[0]
         return ErrorDetail(
             code=ErrorCode.INVALID_ARGUMENT,
@@ -51,6 +53,32 @@ def argument_problem(model: type[BaseModel], arguments: Mapping[str, Any]) -> Er
             details={"errors": errors},
         )
     return None
+
+
+def _data_path(arguments: Mapping[str, Any], loc: tuple[int | str, ...]) -> tuple[str, ...]:
+    """The error's location as keys and indexes of the caller's data.
+
+    pydantic puts the name of each union branch it tried into `loc` ("int", "ValueClaim"); those are
+    not where the caller's value sits, so a step that is not a key or index of the data is dropped.
+    """
+    node: Any = arguments
+    path: list[str] = []
+    for part in loc:
+        if isinstance(node, Mapping) and part in node:
+            node = node[part]
+        elif isinstance(node, list) and isinstance(part, int):
+            node = node[part] if 0 <= part < len(node) else None
+        elif isinstance(node, Mapping) and isinstance(part, str) and not path_is_branch(part):
+            node = None  # a missing or unknown key: it is the fault's own place
+        else:
+            continue
+        path.append(str(part))
+    return tuple(path)
+
+
+def path_is_branch(part: str) -> bool:
+    """Union branch tags are type names: 'int', 'float', 'str', 'ValueClaim', 'function-after[...]'."""
+    return part in {"int", "float", "str", "bool", "decimal", "none"} or part[:1].isupper() or "[" in part
 
 
 class StrictArguments:

@@ -7,7 +7,7 @@ from datetime import date
 from decimal import Decimal
 
 from kpi_context import __version__
-from kpi_context.ontology.binding import Binding, Unit
+from kpi_context.ontology.binding import Binding, Unit, binding_differences
 from kpi_context.ontology.catalog import Catalog
 from kpi_context.ontology.model import DEFAULT_VARIANT_ID, Benchmark, KpiDefinition
 from kpi_context.tools.formatting import format_value, quantize
@@ -72,7 +72,14 @@ class Binder:
         warnings = list(draft.warnings)
         position = None
         if value is not None and kpi.benchmark is not None:
-            position, note = benchmark_position(kpi.benchmark, value, binding, draft.variant_id, currency)
+            position, note = benchmark_position(
+                kpi.benchmark,
+                value,
+                binding,
+                draft.variant_id,
+                currency,
+                measured_under=kpi.binding_for(kpi.benchmark.variant),
+            )
             if note:
                 warnings.append(note)
         payload = signed_payload(
@@ -142,11 +149,20 @@ def benchmark_position(
     binding: Binding,
     variant_id: str | None,
     currency: str | None,
+    *,
+    measured_under: Binding | None = None,
 ) -> tuple[BenchmarkPosition | None, str | None]:
-    """The quartile band, only when the value was produced under the benchmark's own definition."""
+    """The quartile band, only when the value was produced under the benchmark's own definition.
+
+    `measured_under` is the binding the benchmark was measured with; a value whose rules differ on
+    any axis (e.g. a ledger option that includes usage) is not placed, even under the same variant id.
+    """
     if benchmark.variant != variant_id:
         measured = benchmark.variant or DEFAULT_VARIANT_ID
         return None, f"no benchmark position: the benchmark measures variant '{measured}', not this one"
+    if measured_under is not None and binding != measured_under:
+        axes = ", ".join(axis.value for axis, _, _ in binding_differences(measured_under, binding))
+        return None, f"no benchmark position: this value's rules differ from the benchmark's on {axes}"
     if binding.unit not in _BENCHMARK_UNITS.get(benchmark.unit, set()):
         return (
             None,

@@ -142,7 +142,9 @@ def compare_metrics(ctx: ToolContext, left: ValueClaim, right: ValueClaim | Benc
     b = read_claim(binder, right, "right")
     mismatches: list[Mismatch] = []
     same_kpi = a.kpi == b.kpi
-    if not same_kpi and a.binding != b.binding:
+    # Two KPIs can share every binding axis and still count different things (expansion and
+    # downgrades are both company totals over existing customers), so identity is an axis of its own.
+    if not same_kpi:
         mismatches.append(_mismatch("kpi", a.kpi, b.kpi))
     if same_kpi and a.variant != b.variant:
         mismatches.append(_mismatch("variant", a.variant, b.variant))
@@ -167,7 +169,7 @@ def compare_metrics(ctx: ToolContext, left: ValueClaim, right: ValueClaim | Benc
             )
         )
     baseline, subject = (a, b) if order == "left" else (b, a)
-    notes = [] if same_kpi else [f"different KPIs ({a.kpi}, {b.kpi}) with identical bindings"]
+    notes: list[str] = []
     notes += [
         f"{s} value is asserted by the caller"
         for s, v in (("left", a), ("right", b))
@@ -190,7 +192,8 @@ def _alignment(a: BoundValue, b: BoundValue) -> tuple[ComparisonKind, Literal["l
         return ComparisonKind.SAME_PERIOD, "right", _mismatch("period", _when(a), _when(b))
     if a.period == b.period:
         return ComparisonKind.SAME_PERIOD, "right", None
-    if (a.period.end - a.period.start) != (b.period.end - b.period.start) and a.period.months != b.period.months:
+    same_months = a.period.months is not None and a.period.months == b.period.months
+    if not same_months and (a.period.end - a.period.start) != (b.period.end - b.period.start):
         return ComparisonKind.TREND, "right", _mismatch("period", a.period.label(), b.period.label())
     return ComparisonKind.TREND, ("left" if a.period.start < b.period.start else "right"), None
 
@@ -246,9 +249,14 @@ def _against_benchmark(binder: Binder, value: BoundValue, ref: BenchmarkRef) -> 
     variant = None if value.variant == DEFAULT_VARIANT_ID else value.variant
     position: BenchmarkPosition | None = None
     note: str | None = "the catalog has no benchmark for this KPI"
-    if benchmark is not None:
+    if kpi is not None and benchmark is not None:
         position, note = benchmark_position(
-            benchmark, value.value or Decimal(0), value.binding, variant, value.currency
+            benchmark,
+            value.value or Decimal(0),
+            value.binding,
+            variant,
+            value.currency,
+            measured_under=kpi.binding_for(benchmark.variant),
         )
     if kpi is None or benchmark is None or position is None or value.value is None:
         why = note or "the value is undefined"

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import date
+from datetime import date, timedelta
 
 from kpi_context.ontology.binding import Binding, TimeBasisKind, Unit
 from kpi_context.ontology.expression import UndefinedResult, evaluate, parse
@@ -18,7 +18,7 @@ from kpi_context.tools.binder import Binder, Draft
 from kpi_context.tools.claims import allowed_bindings, variant_id_of
 from kpi_context.tools.context import ToolContext
 from kpi_context.tools.errors import ErrorCode, KpiError
-from kpi_context.tools.inputs import BoundInput, InputArgument, When, bind_input
+from kpi_context.tools.inputs import BoundInput, InputArgument, When, bind_input, opens_period
 from kpi_context.tools.periods import Period, parse_period
 from kpi_context.tools.resolve import resolve_kpi
 from kpi_context.tools.values import BoundValue, InputUse, ValueStatus
@@ -44,14 +44,19 @@ def resolve_when(kpi: KpiDefinition, binding: Binding, period: Period | str | No
             f"{kpi.id} is measured at a point in time: give `as_of` (a date) or the `period` it closes",
             field="as_of",
         )
-    if period is not None and as_of is not None and kind is TimeBasisKind.POINT_IN_TIME and as_of != period.end:
+    # An opening balance (starting ARR) for a period is dated the day before the period starts.
+    dated = None
+    if period is not None and kind is TimeBasisKind.POINT_IN_TIME:
+        dated = period.start - timedelta(days=1) if opens_period(kpi) else period.end
+    if dated is not None and as_of is not None and as_of != dated:
         raise KpiError(
             ErrorCode.INVALID_ARGUMENT,
-            f"as_of {as_of.isoformat()} is not the close of period {period.label()}; give one or the other",
+            f"{kpi.id} for {period.label() if period else ''} is dated {dated.isoformat()}, not {as_of.isoformat()}; "
+            "give one or the other",
             field="as_of",
         )
-    if kind is TimeBasisKind.POINT_IN_TIME and as_of is None and period is not None:
-        return When(period, period.end)
+    if dated is not None and as_of is None:
+        return When(period, dated)
     return When(period, as_of)
 
 

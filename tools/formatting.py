@@ -27,6 +27,8 @@ def quantize(value: Decimal, unit: Unit) -> Decimal:
     if quantum is None:
         return value
     rounded = value.quantize(quantum, rounding=ROUND_HALF_EVEN)
+    if rounded.is_zero():
+        return Decimal(0)  # a tiny negative amount must not read as "-0"
     if rounded == rounded.to_integral_value():
         return rounded.quantize(Decimal(1))
     return rounded

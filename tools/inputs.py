@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, timedelta
 from decimal import Decimal
 
 from kpi_context.ontology.binding import Binding, TimeBasisKind, binding_differences
@@ -47,6 +47,19 @@ class BoundInput:
     spec: ExpressionInput
     value: BoundValue
     decimal: Decimal
+
+
+def opens_period(kpi: KpiDefinition) -> bool:
+    """A balance taken at the period's open (starting ARR): a point-in-time KPI read from the prior period.
+
+    Its date for a period is the day before the period starts, not the period's close.
+    """
+    expression = kpi.expression
+    return (
+        kpi.binding.time_basis.kind is TimeBasisKind.POINT_IN_TIME
+        and expression is not None
+        and all(item.period is PeriodRole.PRIOR_PERIOD for item in expression.inputs)
+    )
 
 
 def required_binding(catalog_get: Mapping[str, KpiDefinition], spec: ExpressionInput) -> Binding:
@@ -96,7 +109,8 @@ def bind_input(
         given_kpi = argument.kpi or spec.kpi
         # A value claimed for another KPI carries that KPI's rules, not the ones this input needs.
         claimed = catalog.get(argument.kpi) if argument.kpi is not None else None
-        base = needed if claimed is None or argument.kpi == spec.kpi else claimed.binding_for(argument.variant)
+        own_default = argument.kpi == spec.kpi and argument.variant is None
+        base = needed if claimed is None or own_default else claimed.binding_for(argument.variant)
         given_binding = merge_binding(base, argument.binding, field)
         value, status = claim_decimal(argument, field), ValueStatus.ASSERTED
         if argument.binding is None and argument.kpi is None and argument.provenance is None:
@@ -116,7 +130,15 @@ def bind_input(
             f"input {spec.name!r} has no value (it was undefined)",
             field=f"{field}.value",
         )
-    _check_when(spec, target, period, as_of, needed, field)
+    source = catalog.get(spec.kpi) if spec.kpi is not None else None
+    _check_when(spec, target, period, as_of, needed, field, opening=source is not None and opens_period(source))
+    if needed.currency_required and value_currency is None:
+        raise KpiError(
+            ErrorCode.INVALID_ARGUMENT,
+            f"input {spec.name!r} is an amount of money: give its currency, or `currency` for the call",
+            field="currency",
+            details={"input": spec.name},
+        )
     if needed.currency_required and currency and value_currency and value_currency != currency:
         raise KpiError(
             ErrorCode.CURRENCY_MISMATCH,
@@ -138,6 +160,8 @@ def _check_when(
     as_of: date | None,
     needed: Binding,
     field: str,
+    *,
+    opening: bool = False,
 ) -> None:
     if target.period is not None and period is not None and period != target.period:
         raise KpiError(
@@ -147,7 +171,10 @@ def _check_when(
             field=f"{field}.period",
         )
     point = needed.time_basis.kind is TimeBasisKind.POINT_IN_TIME
-    expected_date = target.as_of or (target.period.end if target.period and point else None)
+    close = None
+    if target.period is not None and point:
+        close = target.period.start - timedelta(days=1) if opening else target.period.end
+    expected_date = target.as_of or close
     if point and as_of is not None and expected_date is not None and as_of != expected_date:
         raise KpiError(
             ErrorCode.PERIOD_MISMATCH,

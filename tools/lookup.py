@@ -19,7 +19,7 @@ from kpi_context.ontology.model import (
     Stage,
     Tier,
 )
-from kpi_context.ontology.search import MatchField, describe_binding
+from kpi_context.ontology.search import MatchField, SearchError, describe_binding
 from kpi_context.tools.context import ToolContext
 from kpi_context.tools.errors import ErrorCode, KpiError
 
@@ -163,9 +163,12 @@ def lookup_kpi(
     tier: Tier | None = None,
     limit: int = 5,
 ) -> LookupResult:
-    if not query.strip():
-        raise KpiError(ErrorCode.INVALID_ARGUMENT, "query is empty: name a KPI, an alias or a topic", field="query")
-    result = ctx.index.search(query, domain=domain, stage=stage, tier=tier, limit=limit)
+    try:
+        result = ctx.index.search(query, domain=domain, stage=stage, tier=tier, limit=limit)
+    except SearchError as exc:
+        raise KpiError(
+            ErrorCode.INVALID_ARGUMENT, f"{exc.message}: name a KPI, an alias or a topic", field=exc.field
+        ) from None
     if result.no_good_match or not result.hits:
         suggestions = [{"id": h.kpi_id, "label": h.label, "score": h.score} for h in result.hits]
         raise KpiError(

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from kpi_context.ontology.catalog import Catalog
-from kpi_context.ontology.model import KpiDefinition
+from kpi_context.ontology.model import KpiDefinition, normalize_term
 from kpi_context.ontology.search import SearchIndex
 from kpi_context.tools.errors import ErrorCode, KpiError
 
@@ -13,7 +13,7 @@ def resolve_kpi(catalog: Catalog, index: SearchIndex, reference: str, *, field: 
     found = catalog.get(reference) or index.resolve(reference)
     if found is not None:
         return found
-    hits = index.search(reference, limit=5).hits if reference.strip() else ()
+    hits = index.search(reference, limit=5).hits if normalize_term(reference) else ()
     suggestions = [hit.kpi_id for hit in hits]
     raise KpiError(
         ErrorCode.NOT_FOUND,

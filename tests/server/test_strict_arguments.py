@@ -108,12 +108,6 @@ def test_an_extra_key_deep_in_an_input_binding_is_refused(models: dict[str, type
     assert any(e["field"].endswith("binding.grain.colour") for e in problem.details["errors"])
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="server/strict_arguments.py argument_problem reports the first pydantic error, which for a union "
-    "(number | bound value) comes from the number branch: field 'inputs.sales.arr.int', 'should be a valid "
-    "integer', with union tags in the path instead of the extra key",
-)
 def test_the_reported_field_of_a_nested_extra_key_is_the_key_itself(models: dict[str, type[BaseModel]]) -> None:
     bound = {"value": 120_000, "binding": {"grain": {"level": "account", "colour": "red"}}}
     problem = argument_problem(models["compute_kpi"], {"kpi": "sales.arr", "inputs": {"sales.arr": bound}})

@@ -277,11 +277,6 @@ def test_the_same_draft_binds_to_the_same_value_id_and_signature(ctx: ToolContex
     assert first.provenance == second.provenance
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="Binder.bind places a value on the benchmark by variant id only (tools/binder.py, benchmark_position); "
-    "a value whose binding was changed by ledger options is still banded although its rules are not the benchmark's",
-)
 def test_no_band_when_the_applied_binding_differs_from_the_benchmarks_definition(ctx: ToolContext) -> None:
     acv = ctx.catalog.kpis["sales.avg_contract_value"]
     # The ledger engine binds new-logo ACV with committed usage included under the default variant id;

@@ -246,11 +246,6 @@ def test_a_kpi_without_a_benchmark_is_refused(ctx: ToolContext) -> None:
     assert "no benchmark" in refused.message
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="the benchmark check in tools/binder.py benchmark_position looks only at the variant id; "
-    "a signed value bound under rules no governed variant uses (ledger options) is placed against the benchmark",
-)
 def test_a_value_bound_under_other_rules_than_the_benchmark_is_refused(ctx: ToolContext) -> None:
     kpi = ctx.catalog.kpis["sales.avg_contract_value"]
     # What the ledger engine signs for new-logo ACV computed with committed usage included.
@@ -320,11 +315,6 @@ def test_periods_of_different_length_are_refused(ctx: ToolContext) -> None:
     assert [(m.axis, m.left, m.right) for m in refused.mismatches] == [("period", "Sep 2026", "Q3 2026")]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="tools/compare.py _alignment treats two periods as the same length when neither is month-aligned "
-    "(months is None on both sides), whatever their day counts",
-)
 def test_periods_off_the_month_grid_of_different_length_are_refused(ctx: ToolContext) -> None:
     fifteen_days = Period(start=date(2026, 7, 1), end=date(2026, 7, 15))
     thirty_days = Period(start=date(2026, 8, 2), end=date(2026, 8, 31))

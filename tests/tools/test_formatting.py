@@ -80,11 +80,6 @@ def test_an_undefined_value_is_rendered_as_the_word_undefined() -> None:
     assert format_value(None, Unit.CURRENCY, "USD") == "undefined"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="quantize() keeps the sign of a negative amount that rounds to zero (Decimal('-0')), "
-    "so the governed label reads '$-0' and the value serializes as '-0'",
-)
 def test_a_tiny_negative_amount_that_rounds_to_zero_is_shown_as_zero() -> None:
     # -0.001 dollars rounds to 0.00 at the cent quantum: there is no minus left to show.
     rounded = quantize(Decimal("-0.001"), Unit.CURRENCY)

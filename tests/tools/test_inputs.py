@@ -132,11 +132,6 @@ def test_a_server_value_of_another_variant_is_refused_where_the_default_is_neede
     assert (detail.details["input"], detail.details["axis"]) == ("acv_current", "annualization")
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="tools/inputs.py bind_input: a caller-typed value for the input's own KPI is rebound with the "
-    "binding the formula needs, ignoring the variant it names, so a header-averaged ACV passes as the default",
-)
 def test_a_typed_value_that_names_another_variant_is_refused_like_the_signed_one(ctx: ToolContext) -> None:
     typed = claim(kpi="customers.avg_contract_value", variant="header_averaged", value=52_000, currency="USD")
     detail = refused(
@@ -316,11 +311,6 @@ def test_a_prior_period_input_needs_a_whole_month_period() -> None:
     assert (info.value.code, info.value.detail.field) == (ErrorCode.INVALID_ARGUMENT, "period")
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="tools/inputs.py _check_when expects every point-in-time input at the period's close, but "
-    "starting ARR is read at the period's open; the server's own ledger-computed starting ARR is refused",
-)
 def test_nrr_accepts_the_starting_arr_the_server_computed_for_the_same_year(ctx: ToolContext, tmp_path: Path) -> None:
     # One contract at 12,000 a year, live since July 2025: ARR at the open of 2026 (31 Dec 2025) is 12,000.
     row = {
@@ -378,11 +368,6 @@ def test_a_bare_money_input_takes_the_currency_of_the_computation(ctx: ToolConte
     assert new_business.label.endswith("€1,200,000")
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="tools/inputs.py bind_input binds bare money inputs with currency None when the call gives no "
-    "currency; the inputs' governed labels then read 'None 600,000' instead of the call being refused",
-)
 def test_bare_money_inputs_without_any_currency_are_refused(ctx: ToolContext) -> None:
     detail = refused(ctx, "sales.cac_payback_period", payback_inputs(), period="2026-Q3")
     assert detail.code is ErrorCode.INVALID_ARGUMENT
