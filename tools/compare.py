@@ -101,7 +101,7 @@ class UnsafeComparison(KpiError):
 
 
 _WHY = {
-    "kpi": "they are different KPIs with different rules",
+    "kpi": "they are different KPIs: even under the same rules they count different things",
     "variant": "they follow different governed variants of the KPI",
     "value_basis": "they measure different kinds of money or quantity",
     "grain.level": "they describe different entities (e.g. one customer vs the whole company)",
