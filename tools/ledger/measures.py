@@ -75,23 +75,22 @@ def _sample(con: duckdb.DuckDBPyConnection, query: str) -> list[str]:
 # --- levels at a date ---------------------------------------------------------------
 
 
-def _contract_table(con: duckdb.DuckDBPyConnection, options: LedgerOptions, day: date) -> str:
-    """Materialize the live contracts' values on `day` once, for the value, its counts and its ids."""
-    con.execute("DROP TABLE IF EXISTS live_contracts")
-    con.execute(f"CREATE TEMP TABLE live_contracts AS {contract_values_sql(options, day, live_only=True)}")
-    return "live_contracts"
-
-
 def arr_at(con: duckdb.DuckDBPyConnection, options: LedgerOptions, day: date, what: str = "ARR") -> Measured:
-    table = _contract_table(con, options, day)
-    total, n_accounts, n_contracts = _one(con, f"SELECT sum(value), count(DISTINCT account_id), count(*) FROM {table}")
+    # The value, its counts and its first ids in one statement: the live contracts are valued once.
+    total, n_accounts, n_contracts, ids = _one(
+        con,
+        f"""SELECT sum(value), count(*), sum(contracts), min(account_id, {SAMPLE_IDS}) FROM (
+                SELECT account_id, sum(value) AS value, count(*) AS contracts
+                FROM ({contract_values_sql(options, day, live_only=True)}) cv GROUP BY account_id) a""",
+    )
+    assert isinstance(ids, list) or ids is None  # min(x, n) gives a list, or NULL over no rows
     return Measured(
         value=_dec(total),
         formula=f"{what}: Σ annualized value of included lines of contracts live on {day.isoformat()}",
         contributing={
             "accounts": n_accounts,
-            "contracts": n_contracts,
-            "account_ids": _sample(con, f"SELECT DISTINCT account_id AS id FROM {table}"),
+            "contracts": int(str(n_contracts)) if n_contracts is not None else 0,
+            "account_ids": [str(i) for i in ids or []],
         },
     )
 
@@ -154,6 +153,12 @@ class Bridge:
     samples: dict[Movement, list[str]]
     opened: date
     closed: date
+    opening: dict[Movement, Decimal]
+    """ARR at the open, per movement."""
+    closing: dict[Movement, Decimal]
+    """ARR at the close, per movement."""
+    capped: dict[Movement, Decimal]
+    """Σ min(ARR at close, ARR at open) per movement: the per-customer capped base of GRR."""
 
     def components(self) -> tuple[Component, ...]:
         described = {
@@ -178,42 +183,44 @@ class Bridge:
 
 def bridge(con: duckdb.DuckDBPyConnection, options: LedgerOptions, opened: date, closed: date) -> Bridge:
     """Every account's ARR at the open and at the close, each change put in exactly one movement."""
-    con.execute("DROP TABLE IF EXISTS bridge")
-    con.execute(
+    # One statement, one row per movement: the sums, counts and a few ids of each come out of a single
+    # aggregation, and the per-account table never leaves the database.
+    rows = con.execute(
         f"""
-        CREATE TEMP TABLE bridge AS
         WITH a AS ({account_values_sql(options, opened)}),
              b AS ({account_values_sql(options, closed)}),
-             h AS ({had_value_before_sql(opened)})
-        SELECT COALESCE(a.account_id, b.account_id) AS account_id,
-               COALESCE(a.value, 0) AS opening, COALESCE(b.value, 0) AS closing,
-               CASE WHEN a.account_id IS NULL AND h.account_id IS NULL THEN 'new'
-                    WHEN a.account_id IS NULL THEN 'reactivation'
-                    WHEN b.account_id IS NULL THEN 'churn'
-                    WHEN b.value > a.value THEN 'expansion'
-                    WHEN b.value < a.value THEN 'contraction'
-                    ELSE 'flat' END AS movement
-        FROM a FULL OUTER JOIN b ON a.account_id = b.account_id
-        LEFT JOIN h ON h.account_id = COALESCE(a.account_id, b.account_id)
+             h AS ({had_value_before_sql(opened)}),
+             moved AS (
+                SELECT COALESCE(a.account_id, b.account_id) AS account_id,
+                       COALESCE(a.value, 0) AS opening, COALESCE(b.value, 0) AS closing,
+                       CASE WHEN a.account_id IS NULL AND h.account_id IS NULL THEN 'new'
+                            WHEN a.account_id IS NULL THEN 'reactivation'
+                            WHEN b.account_id IS NULL THEN 'churn'
+                            WHEN b.value > a.value THEN 'expansion'
+                            WHEN b.value < a.value THEN 'contraction'
+                            ELSE 'flat' END AS movement
+                FROM a FULL OUTER JOIN b ON a.account_id = b.account_id
+                LEFT JOIN h ON h.account_id = COALESCE(a.account_id, b.account_id)
+             )
+        SELECT movement, sum(opening), sum(closing), sum(abs(closing - opening)), sum(least(opening, closing)),
+               count(*), min(account_id, {SAMPLE_IDS})
+        FROM moved GROUP BY movement
         """
-    )
-    start, end = (_dec(v) for v in _one(con, "SELECT sum(opening), sum(closing) FROM bridge"))
+    ).fetchall()
     amounts = dict.fromkeys(Movement, ZERO)
     accounts = dict.fromkeys(Movement, 0)
-    for movement, amount, n in con.execute(
-        "SELECT movement, sum(abs(closing - opening)), count(*) FROM bridge GROUP BY movement"
-    ).fetchall():
-        amounts[Movement(movement)] = _dec(amount)
-        accounts[Movement(movement)] = int(n)
+    opening = dict.fromkeys(Movement, ZERO)
+    closing = dict.fromkeys(Movement, ZERO)
+    capped = dict.fromkeys(Movement, ZERO)
     samples: dict[Movement, list[str]] = {m: [] for m in Movement}
-    for movement, account_id in con.execute(
-        f"""SELECT movement, account_id FROM (
-                SELECT movement, account_id, row_number() OVER (PARTITION BY movement ORDER BY account_id) AS k
-                FROM bridge) s
-            WHERE k <= {SAMPLE_IDS} ORDER BY movement, account_id"""
-    ).fetchall():
-        samples[Movement(movement)].append(str(account_id))
-    result = Bridge(start, end, amounts, accounts, samples, opened, closed)
+    for name, opened_sum, closed_sum, amount, capped_sum, n, ids in rows:
+        movement = Movement(name)
+        opening[movement], closing[movement] = _dec(opened_sum), _dec(closed_sum)
+        amounts[movement], capped[movement] = _dec(amount), _dec(capped_sum)
+        accounts[movement] = int(n)
+        samples[movement] = [str(i) for i in ids]
+    start, end = sum(opening.values(), ZERO), sum(closing.values(), ZERO)
+    result = Bridge(start, end, amounts, accounts, samples, opened, closed, opening, closing, capped)
     reconciled = (
         start
         + amounts[Movement.NEW]
@@ -227,17 +234,19 @@ def bridge(con: duckdb.DuckDBPyConnection, options: LedgerOptions, opened: date,
     return result
 
 
+_COHORT = (Movement.EXPANSION, Movement.CONTRACTION, Movement.CHURN, Movement.FLAT)
+"""The movements of accounts live at the open: the cohort retention is measured over."""
+
+
 def retention(
     con: duckdb.DuckDBPyConnection, options: LedgerOptions, opened: date, closed: date, *, gross: bool
 ) -> Measured:
     """NRR or GRR of the accounts live at `opened`, measured at `closed` (0–100 scale)."""
     moved = bridge(con, options, opened, closed)
-    row = _one(
-        con,
-        "SELECT sum(opening), sum(closing), sum(least(opening, closing)), count(*) "
-        "FROM bridge WHERE movement IN ('expansion', 'contraction', 'churn', 'flat')",
-    )
-    base, current, capped, cohort = _dec(row[0]), _dec(row[1]), _dec(row[2]), row[3]
+    base = sum((moved.opening[m] for m in _COHORT), ZERO)
+    current = sum((moved.closing[m] for m in _COHORT), ZERO)
+    capped = sum((moved.capped[m] for m in _COHORT), ZERO)
+    cohort = sum(moved.accounts[m] for m in _COHORT)
     components = (
         Component(
             name="starting_arr", value=base, description=f"ARR on {opened.isoformat()} of the accounts live then"
@@ -264,7 +273,7 @@ def retention(
 
 def logo_churn_rate(con: duckdb.DuckDBPyConnection, options: LedgerOptions, opened: date, closed: date) -> Measured:
     moved = bridge(con, options, opened, closed)
-    cohort = sum(moved.accounts[m] for m in (Movement.EXPANSION, Movement.CONTRACTION, Movement.CHURN, Movement.FLAT))
+    cohort = sum(moved.accounts[m] for m in _COHORT)
     churned = moved.accounts[Movement.CHURN]
     components = (
         Component(name="customers_churned", value=Decimal(churned)),

@@ -172,12 +172,6 @@ def in_force(day: str) -> str:
     return f"(per <> 'once' AND eff <= {day} AND {day} < ex)"
 
 
-def active_contracts_sql(day: date) -> str:
-    """Contracts with a positive run rate on `day`: the test of being a live customer, whatever the annualization."""
-    d = literal(day)
-    return f"SELECT contract_id FROM priced WHERE {in_force(d)} GROUP BY contract_id HAVING sum(rate) > 0"
-
-
 def _window(annualization: Annualization, day: str) -> tuple[str, str]:
     """(start, exclusive end) of the stretch of each contract that is annualized."""
     one_year_after = "CAST(date_add({}, INTERVAL 1 YEAR) AS DATE)"
@@ -206,14 +200,17 @@ def contract_values_sql(options: LedgerOptions, day: date, *, live_only: bool) -
     d = literal(day)
     dc = options.day_count
     per_year = units_per_year(dc)
-    live_join = f"JOIN ({active_contracts_sql(day)}) act ON act.contract_id = p.contract_id" if live_only else ""
+    # Every line in force on the day is among the selected lines below, so a contract's live run rate is
+    # summed in the same pass as its value: no separate pass to find the live contracts.
+    live_only_having = "HAVING sum(live_rate) > 0" if live_only else ""
     if options.annualization is Annualization.MRR_TIMES_12:
         # The run rate: what is in force on the day, a month's worth times twelve; one-time lines have none.
+        having = "HAVING sum(rate) > 0" if live_only else ""
         return f"""
-            SELECT p.contract_id, p.account_id, sum(p.rate) AS value
-            FROM priced p {live_join}
+            SELECT contract_id, account_id, sum(rate) AS value
+            FROM priced
             WHERE {in_force(d)}
-            GROUP BY p.contract_id, p.account_id
+            GROUP BY contract_id, account_id {having}
         """
     ws, wb = _window(options.annualization, d)
     line_dated = options.annualization is Annualization.CURRENT_CONTRACT_YEAR
@@ -227,6 +224,7 @@ def contract_values_sql(options: LedgerOptions, day: date, *, live_only: bool) -
         rest_of_window = f"num * {overlap('greatest(s, ws)', 'wb', dc)}"
         recurring_part = f"CASE WHEN coterm AND {coterm_revenue} THEN {rest_of_window} ELSE {whole_window} END"
         selected = f"({in_force(d)} OR (per = 'once' AND eff <= {d} AND s >= ws AND s < wb))"
+        candidate = f"({in_force(d)} OR (per = 'once' AND eff <= {d}))"
     else:
         # Everything scheduled in the window that was known on the day: future ramp steps are part of
         # the contract, changes not yet effective are not. Run-rate co-terming spreads a change over the window.
@@ -234,6 +232,7 @@ def contract_values_sql(options: LedgerOptions, day: date, *, live_only: bool) -
         spread = f"CASE WHEN s < wb AND ex > ws THEN {whole_window} ELSE 0 END"
         recurring_part = f"CASE WHEN coterm AND NOT {coterm_revenue} THEN {spread} ELSE {scheduled} END"
         selected = f"(NOT is_change OR eff <= {d}) AND (per <> 'once' OR (s >= ws AND s < wb))"
+        candidate = f"(NOT is_change OR eff <= {d})"
     match options.short_terms:
         case ShortTerms.ANNUALIZE:
             divisor = "wu"
@@ -241,8 +240,10 @@ def contract_values_sql(options: LedgerOptions, day: date, *, live_only: bool) -
             divisor = f"GREATEST(wu, {per_year})"
     return f"""
         WITH win AS (
+            -- the part of `selected` that needs no window, first: windows are worked out only where they matter
             SELECT p.*, {ws} AS ws
-            FROM priced p {live_join}
+            FROM priced p
+            WHERE {candidate}
         ),
         win2 AS (
             SELECT win.*, {wb} AS wb FROM win
@@ -251,19 +252,20 @@ def contract_values_sql(options: LedgerOptions, day: date, *, live_only: bool) -
             SELECT contract_id, account_id, ws, wb,
                    -- a one-time line is its amount, whatever the window: part = amount × per_year over den = per_year
                    CASE WHEN per = 'once' THEN {per_year} ELSE den END AS den,
-                   CAST(CASE WHEN per = 'once' THEN amt * {per_year} ELSE {recurring_part} END AS DECIMAL(38,6)) AS part
+                   CAST(CASE WHEN per = 'once' THEN amt * {per_year} ELSE {recurring_part} END AS DECIMAL(38,6)) AS part,
+                   CASE WHEN {in_force(d)} THEN rate ELSE 0 END AS live_rate
             FROM win2
             WHERE {selected}
         ),
         grouped AS (
-            SELECT contract_id, account_id, den, sum(part) AS part,
+            SELECT contract_id, account_id, den, sum(part) AS part, sum(live_rate) AS live_rate,
                    GREATEST({units("ws", "wb", dc)}, 1) AS wu
             FROM parts GROUP BY contract_id, account_id, ws, wb, den
         )
         SELECT contract_id, account_id,
                sum({exact_div(f"part * {per_year}", f"den * {divisor}")}) AS value
         FROM grouped
-        GROUP BY contract_id, account_id
+        GROUP BY contract_id, account_id {live_only_having}
     """
 
 
