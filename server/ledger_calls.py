@@ -8,10 +8,8 @@ them by passing a progress token).
 from __future__ import annotations
 
 import functools
-import os
 from datetime import date
 from decimal import Decimal
-from pathlib import Path
 from typing import Any
 
 import anyio
@@ -21,7 +19,6 @@ from mcp.server.mcpserver import Context
 from pydantic import BaseModel, ConfigDict, Field, StrictFloat, StrictInt
 
 from kpi_context.tools.context import ToolContext
-from kpi_context.tools.errors import ErrorCode, KpiError
 from kpi_context.tools.ledger.engine import compute_from_ledger
 from kpi_context.tools.ledger.source import DatasetRegistry
 from kpi_context.tools.values import BoundValue
@@ -45,14 +42,10 @@ class LedgerSpec(BaseModel):
 
 LedgerArgument = str | LedgerSpec
 
-# Without a data directory only inline rows reach the engine (checked below), so this registry's
-# directory is never resolved; it names no file anyone could read.
-_INLINE_ONLY = DatasetRegistry(data_dir=Path(os.devnull))
-
 
 async def compute_with_ledger(
     context: ToolContext,
-    datasets: DatasetRegistry | None,
+    datasets: DatasetRegistry,
     mcp: Context[Any],
     kpi: str,
     ledger: LedgerArgument,
@@ -63,14 +56,6 @@ async def compute_with_ledger(
     currency: str | None,
     basis: dict[str, str] | None,
 ) -> BoundValue:
-    names_dataset = isinstance(ledger, str) or ledger.dataset is not None
-    if datasets is None and names_dataset:
-        raise KpiError(
-            ErrorCode.DATASET_NOT_FOUND,
-            "this server was started without a data directory; pass ledger={'rows': [...]} or start it with "
-            "--data-dir and --dataset NAME=PATH",
-            field="ledger",
-        )
     raw = ledger if isinstance(ledger, str) else ledger.model_dump(exclude_none=True)
 
     def progress(done: float, total: float | None, message: str) -> None:
@@ -81,7 +66,7 @@ async def compute_with_ledger(
         context,
         kpi,
         raw,
-        datasets=datasets or _INLINE_ONLY,
+        datasets=datasets,
         variant=variant,
         period=period,
         as_of=as_of,

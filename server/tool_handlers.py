@@ -62,6 +62,7 @@ ToolFn = Callable[..., Any]
 
 def make_tools(context: ToolContext, datasets: DatasetRegistry | None = None) -> list[Tool]:
     """The three tools, bound to `context` (and to the ledgers in `datasets`), ready for the server."""
+    ledgers = datasets or DatasetRegistry(data_dir=None)
 
     async def lookup_kpi_tool(
         query: Annotated[str, Field(description="KPI id, slug, label, alias or a few words.", min_length=1)],
@@ -116,7 +117,7 @@ def make_tools(context: ToolContext, datasets: DatasetRegistry | None = None) ->
                     )
                 value = await compute_with_ledger(
                     context,
-                    datasets,
+                    ledgers,
                     ctx,
                     kpi,
                     ledger,

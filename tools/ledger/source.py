@@ -87,7 +87,8 @@ def _inside(data_dir: Path, candidate: Path, shown: str) -> Path:
 class DatasetRegistry:
     """Named ledgers the server was started with, all under one data directory, and the store that reads them."""
 
-    data_dir: Path
+    data_dir: Path | None
+    """None when the operator configured no directory: then only inline rows can be computed."""
     datasets: Mapping[str, Dataset] = field(default_factory=lambda: MappingProxyType({}))
     store: LedgerStore = field(default_factory=LedgerStore, compare=False, repr=False)
     """The engine's database: checked dataset tables are kept there from one call to the next."""
@@ -127,6 +128,13 @@ class DatasetRegistry:
 
     def resolve(self, reference: str) -> Dataset:
         """A registered name, or a file path relative to the data directory."""
+        if self.data_dir is None:
+            raise KpiError(
+                ErrorCode.DATASET_NOT_FOUND,
+                "this server was started without a data directory; pass ledger={'rows': [...]} or start it "
+                "with --data-dir and --dataset NAME=PATH",
+                field="ledger",
+            )
         known = self.datasets.get(reference)
         if known is not None:
             # Checked again at read time: the file or a link on its path may have changed since start.

@@ -155,3 +155,11 @@ def test_a_malformed_dataset_spec_is_refused(tmp_path):
     with pytest.raises(KpiError) as caught:
         DatasetRegistry.from_cli(tmp_path, ["no-equals-sign"])
     assert caught.value.code is ErrorCode.INVALID_ARGUMENT
+
+
+def test_without_a_data_directory_no_dataset_or_path_can_be_named() -> None:
+    registry = DatasetRegistry(data_dir=None)
+    for reference in ("sample", "ledger.csv", "/etc/passwd"):
+        with pytest.raises(KpiError) as info:
+            registry.resolve(reference)
+        assert (info.value.code, info.value.detail.field) == (ErrorCode.DATASET_NOT_FOUND, "ledger")
