@@ -8,7 +8,7 @@ from mcp.types import CallToolResult, TextContent
 from pydantic import BaseModel
 
 from kpi_context.tools.compare import UnsafeComparison
-from kpi_context.tools.errors import ErrorDetail, KpiError
+from kpi_context.tools.errors import KpiError
 
 
 def success(model: BaseModel) -> CallToolResult:
@@ -23,16 +23,13 @@ def refusal(error: KpiError) -> CallToolResult:
     An unsafe comparison carries its own richer payload (mismatches and remedies) instead of
     the plain error detail; both have the same `code`, `message` fields an LLM branches on.
     """
-    if isinstance(error, UnsafeComparison):
-        payload = error.refusal.model_dump(mode="json")
-    else:
-        payload = error.detail.model_dump(mode="json")
-    return CallToolResult(content=[_text(payload)], structured_content={"error": payload}, is_error=True)
+    return error_result(error.refusal if isinstance(error, UnsafeComparison) else error.detail)
 
 
-def detail_result(detail: ErrorDetail) -> CallToolResult:
-    payload = detail.model_dump(mode="json")
-    return CallToolResult(content=[_text(payload)], structured_content={"error": payload}, is_error=True)
+def error_result(reason: BaseModel) -> CallToolResult:
+    """`is_error` with `{"error": reason}` as structured content and the same JSON as text."""
+    payload = {"error": reason.model_dump(mode="json")}
+    return CallToolResult(content=[_text(payload)], structured_content=payload, is_error=True)
 
 
 def _text(payload: object) -> TextContent:

@@ -17,7 +17,7 @@ from mcp.server.context import CallNext, HandlerResult, ServerRequestContext
 from mcp.server.mcpserver.tools import Tool
 from pydantic import BaseModel, ValidationError
 
-from kpi_context.server.results import detail_result
+from kpi_context.server.results import error_result
 from kpi_context.tools.errors import ErrorCode, ErrorDetail
 
 
@@ -98,5 +98,5 @@ class StrictArguments:
             return await call_next(ctx)
         problem = argument_problem(model, arguments)
         if problem is not None:
-            return detail_result(problem)
+            return error_result(problem)
         return await call_next(ctx)
