@@ -93,8 +93,10 @@ def check_catalog(root: Path = CATALOG_ROOT) -> LoadReport:
     """Load and judge the catalog under `root` without raising; see `load_catalog`."""
     started = time.perf_counter()
     issues: list[LoadIssue] = []
-    manifest_doc = _read(root, root / MANIFEST_FILE, issues) if (root / MANIFEST_FILE).is_file() else None
-    if manifest_doc is None and not issues:
+    manifest_doc = None
+    if (root / MANIFEST_FILE).is_file():
+        manifest_doc = _read(root, root / MANIFEST_FILE, issues)
+    else:
         issues.append(_issue("read", MANIFEST_FILE, (), "the catalog manifest is missing"))
     manifest = None if manifest_doc is None else _parse(manifest_doc, CATALOG_SCHEMA, CatalogManifest, issues)
 

@@ -106,11 +106,10 @@ class ExpressionTypes:
         where: Where,
         env: dict[str, Quantity],
     ) -> Iterator[LoadIssue]:
-        """Fill `env` with each input's quantity; yield an issue for every input that prevents typing.
+        """Fill `env` with each input's quantity and yield every fault of the declared inputs.
 
-        Also yields issues that do not prevent typing (an unused input) so that all are reported,
-        but only after counting them as blocking would be wrong: those are yielded as warnings-free
-        errors all the same, since a stray input is a fault of the definition.
+        An input whose KPI is unknown is left out of `env` without an issue here: `references_resolve`
+        reports it, and the caller does not type a formula whose names are not all in `env`.
         """
         used = referenced_names(tree)
         declared: set[str] = set()
