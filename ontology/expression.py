@@ -11,6 +11,7 @@ Grammar:  expr := term (('+'|'-') term)* ; term := unary (('*'|'/') unary)* ;
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -160,8 +161,12 @@ class _Parser:
         return Call(func, tuple(args))
 
 
+@functools.lru_cache(maxsize=1024)
 def parse(formula: str) -> Node:
-    """Parse a formula into a tree; raises ExpressionError with the position of the fault."""
+    """Parse a formula into a tree; raises ExpressionError with the position of the fault.
+
+    Trees are immutable and the catalog's formulas few, so each is parsed once, not on every compute.
+    """
     return _Parser(formula).parse()
 
 
