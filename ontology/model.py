@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 from datetime import date
+from decimal import Decimal
 from enum import StrEnum
 from typing import Annotated, Self
 
@@ -136,12 +137,53 @@ class Benchmark(_Frozen):
     )
 
 
+class Direction(StrEnum):
+    """Which way a move of the KPI is good news; every numeric KPI takes a stated view."""
+
+    HIGHER_IS_BETTER = "higher_is_better"
+    LOWER_IS_BETTER = "lower_is_better"
+    NEUTRAL = "neutral"
+    """Neither way is good in itself (a balance, a mix, a size): a change is reported, not judged."""
+
+
+class Polarity(_Frozen):
+    direction: Direction
+    reason: Text = Field(description="Why this direction: what a rise means for the business.")
+
+
+class PlausibleRange(_Frozen):
+    """Where a true value of the KPI lies, in its own unit (percent on the 0–100 scale).
+
+    A bare number outside it is refused as a likely scale or unit slip (0.76 typed for 76 %),
+    unless the caller states the unit and confirms the figure. Limits are inclusive.
+    """
+
+    min: Decimal | None = Field(default=None, description="Lowest plausible value; null means unbounded below.")
+    max: Decimal | None = Field(default=None, description="Highest plausible value; null means unbounded above.")
+    note: str | None = Field(default=None, description="What a value outside the range usually means.")
+
+    @model_validator(mode="after")
+    def _ordered(self) -> Self:
+        if self.min is not None and self.max is not None and self.min >= self.max:
+            raise ValueError("plausible range min must be below max")
+        return self
+
+    def contains(self, value: Decimal) -> bool:
+        return (self.min is None or value >= self.min) and (self.max is None or value <= self.max)
+
+
 class PeriodRole(StrEnum):
     """Which period an expression input is read for, relative to the computed period."""
 
     CURRENT = "current"
     PRIOR_PERIOD = "prior_period"
     PRIOR_YEAR = "prior_year"
+    PRIOR_QUARTER = "prior_quarter"
+    """Three months earlier, whatever the period's length (a trailing-window value one quarter back)."""
+    WINDOW = "window"
+    """The trailing window of the computed KPI's binding, ending at the period's close (a flow over it)."""
+    WINDOW_OPEN = "window_open"
+    """The day before that trailing window starts: the opening balance of a trailing-window rate."""
 
 
 class ExpressionInput(_Frozen):
@@ -153,6 +195,9 @@ class ExpressionInput(_Frozen):
     period: PeriodRole = PeriodRole.CURRENT
     binding: Binding | None = Field(default=None, description="Required binding of a raw input.")
     description: str | None = None
+    plausible_range: PlausibleRange | None = Field(
+        default=None, description="For a raw input: where true values lie (a KPI input uses its KPI's range)."
+    )
 
     @model_validator(mode="after")
     def _kpi_or_raw(self) -> Self:
@@ -231,9 +276,11 @@ class KpiDefinition(_Frozen):
 
     # --- governance -------------------------------------------------------------
     family: Slug | None = Field(default=None, description="Groups KPIs people call by one name, e.g. 'acv'.")
-    higher_is_better: bool | None = Field(
-        default=None,
-        description="Which way is good, when the catalog takes a view; null means no stated direction.",
+    polarity: Polarity | None = Field(
+        default=None, description="Which way is good and why; required for numeric KPIs (a semantic rule)."
+    )
+    plausible_range: PlausibleRange | None = Field(
+        default=None, description="Where true values lie; required for numeric KPIs (a semantic rule)."
     )
     aliases: tuple[Text, ...] = ()
     production: Production
@@ -272,6 +319,13 @@ class KpiDefinition(_Frozen):
         if found is not None and found.expression is not None:
             return found.expression
         return self.expression
+
+    @property
+    def higher_is_better(self) -> bool | None:
+        """True or False when a rise is good or bad news; None for a neutral KPI."""
+        if self.polarity is None or self.polarity.direction is Direction.NEUTRAL:
+            return None
+        return self.polarity.direction is Direction.HIGHER_IS_BETTER
 
     def label_for(self, variant_id: str | None) -> str:
         found = self.variant(variant_id)

@@ -40,6 +40,9 @@ DESCRIPTION_CEILING = 70
 GOOD_MATCH_SCORE = 75
 """Below this the best hit is only a suggestion, and the result says so."""
 MAX_LIMIT = 50
+SHORT_NAME = 4
+WORD_SIMILARITY = 80
+"""Names of at most this many letters (ARR, G&A, CAC) match only as whole words of the query."""
 
 _WORD = re.compile(r"[a-z0-9]+")
 _STOPWORDS = frozenset(
@@ -155,6 +158,18 @@ class _Score:
 def _soft(text: str) -> str:
     """Lower-case words separated by single spaces: the form fuzzy scoring compares."""
     return " ".join(_WORD.findall(text.lower()))
+
+
+def _phrases(soft: str) -> set[str]:
+    """Every run of consecutive words of a soft-normalized text ('net new arr' → 'net', 'net new', …)."""
+    words = soft.split()
+    return {" ".join(words[i:j]) for i in range(len(words)) for j in range(i + 1, len(words) + 1)}
+
+
+def _shares_a_word(query_words: list[str], soft_name: str) -> bool:
+    """Whether some word of the query is (nearly) a word of the name: 'anual' ~ 'annual'."""
+    name_words = soft_name.split()
+    return any(fuzz.ratio(q, n) >= WORD_SIMILARITY for q in query_words for n in name_words)
 
 
 def _content_words(text: str) -> set[str]:
@@ -290,13 +305,24 @@ class SearchIndex:
 
     def _fuzzy(self, query: str, allowed: set[int], scores: dict[int, _Score]) -> None:
         soft = _soft(query)
+        words_in = _phrases(soft)
+        query_words = [w for w in soft.split() if len(w) >= 3]
         for _, similarity, pos in process.extract(
             soft, self._soft_names, scorer=fuzz.WRatio, processor=None, limit=None
         ):
             name = self._names[pos]
             if name.kpi not in allowed:
                 continue
-            candidate = _Score(round(similarity * FUZZY_CEILING / 100), name.field, name.text)
+            if len(self._soft_names[pos].replace(" ", "")) <= SHORT_NAME and self._soft_names[pos] not in words_in:
+                # Partial matching finds a three-letter name ("G&A", "ARR") inside any word; a short
+                # name counts only when the query says it as a word of its own.
+                continue
+            score = round(similarity * FUZZY_CEILING / 100)
+            if score >= GOOD_MATCH_SCORE and not _shares_a_word(query_words, self._soft_names[pos]):
+                # Similar letters scattered across unrelated words ("zzqx not a kpi" ~ "other g a") are
+                # a suggestion at best, never a match.
+                score = GOOD_MATCH_SCORE - 1
+            candidate = _Score(score, name.field, name.text)
             if candidate.beats(scores.get(name.kpi)):
                 scores[name.kpi] = candidate
         # Description words count per query word, so a long description cannot win on length alone.

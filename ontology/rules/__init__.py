@@ -13,6 +13,8 @@ from kpi_context.ontology.rules.content import (
 from kpi_context.ontology.rules.cycles import NoComputedCycles
 from kpi_context.ontology.rules.expressions import ExpressionTypes
 from kpi_context.ontology.rules.identity import IdMatchesPath, UniqueIds
+from kpi_context.ontology.rules.input_bindings import InputsCarryResultRules, InputsCoverResultWindow
+from kpi_context.ontology.rules.polarity import PolarityAndRangeDeclared
 from kpi_context.ontology.rules.references import ReferencesResolve
 
 RULES: tuple[Rule, ...] = (
@@ -21,10 +23,13 @@ RULES: tuple[Rule, ...] = (
     ReferencesResolve(),
     NoComputedCycles(),
     ExpressionTypes(),
+    InputsCarryResultRules(),
+    InputsCoverResultWindow(),
     BenchmarkOrder(),
     PublishedSourceNamed(),
     UnitsConsistent(),
     VariantsValid(),
     ProductionMatchesExpression(),
+    PolarityAndRangeDeclared(),
 )
 """Every rule the loader runs, in the order their findings are most useful to read."""

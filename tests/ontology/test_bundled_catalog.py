@@ -15,12 +15,12 @@ from pathlib import Path
 
 import pytest
 
-from kpi_context.ontology.binding import Aggregation, GrainLevel, Population
+from kpi_context.ontology.binding import Aggregation, GrainLevel, Population, TimeBasisKind, Unit
 from kpi_context.ontology.catalog import Catalog
 from kpi_context.ontology.expression import evaluate, parse
 from kpi_context.ontology.interop import PublicFormat, export_catalog, parse_public_document
 from kpi_context.ontology.loader import LoadReport, check_catalog
-from kpi_context.ontology.model import Domain
+from kpi_context.ontology.model import Domain, PeriodRole
 
 pytestmark = pytest.mark.bundled_catalog
 
@@ -166,3 +166,96 @@ def test_the_bundled_catalog_exports_and_imports_back_without_errors(catalog):
 def test_loading_the_bundled_catalog_takes_well_under_a_second(report):
     # The module's first load built the schema validators; this one measures a load on its own.
     assert check_catalog().seconds < 1.0
+
+
+def _sites(kpi):
+    """(variant id, binding, expression) for the default rules and each variant (a variant may reuse the formula)."""
+    yield "default", kpi.binding, kpi.expression
+    for variant in kpi.variants:
+        yield variant.id, variant.binding, variant.expression or kpi.expression
+
+
+def _input_binding(catalog, item):
+    return item.binding if item.binding is not None else catalog.kpis[item.kpi].binding_for(item.variant)
+
+
+def test_every_trailing_window_kpi_reads_its_flows_over_the_window(catalog):
+    # A flow under a trailing W-month result is read over that window (role `window`); under a 12-month
+    # window, the window a year earlier (role `prior_year`) is the only other one allowed.
+    misread = []
+    trailing = 0
+    for kpi in catalog:
+        for variant, binding, expression in _sites(kpi):
+            if binding.time_basis.kind is not TimeBasisKind.TRAILING_WINDOW or expression is None:
+                continue
+            trailing += 1
+            allowed = {PeriodRole.WINDOW} | (
+                {PeriodRole.PRIOR_YEAR} if binding.time_basis.window_months == 12 else set()
+            )
+            misread += [
+                (kpi.id, variant, item.name, item.period.value)
+                for item in expression.inputs
+                if _input_binding(catalog, item).time_basis.kind is TimeBasisKind.PERIOD_FLOW
+                and item.period not in allowed
+            ]
+
+    assert misread == []
+    # Trailing formulas in catalog 1.1.0: NRR, GRR, logo churn and logo retention (4); voluntary turnover and
+    # involuntary turnover with its excluding_layoffs variant (3); growth YoY and its revenue_based variant (2);
+    # Rule of 40 and its revenue_growth variant (2); prior-quarter NRR and GRR (2); the ACV trend's
+    # year_over_year variant (1); the trailing_3m variants of gross and net burn (2): 16 in all.
+    assert trailing == 16
+
+
+def test_the_retention_rates_read_flows_over_the_window_and_the_base_at_its_open(catalog):
+    for kpi_id in ("customers.net_revenue_retention", "customers.gross_revenue_retention"):
+        expression = catalog.kpis[kpi_id].expression
+        assert expression is not None
+        roles = {item.name: item.period for item in expression.inputs}
+        assert roles.pop("sales.starting_arr") is PeriodRole.WINDOW_OPEN, kpi_id
+        assert set(roles.values()) == {PeriodRole.WINDOW}, kpi_id
+
+
+def test_every_numeric_kpi_has_a_polarity_and_a_plausible_range(catalog):
+    numeric = [kpi for kpi in catalog if kpi.binding.unit not in (Unit.TEXT, Unit.DATE)]
+    lacking = sorted(kpi.id for kpi in numeric if kpi.polarity is None or kpi.plausible_range is None)
+
+    assert lacking == []
+    # Text and date KPIs declare neither.
+    assert [kpi.id for kpi in catalog if kpi not in numeric and (kpi.polarity or kpi.plausible_range)] == []
+    assert len(numeric) > len(catalog) / 2
+
+
+def test_every_benchmark_lies_inside_its_kpis_plausible_range(catalog):
+    outside = [
+        kpi.id
+        for kpi in catalog
+        if kpi.benchmark is not None
+        and kpi.plausible_range is not None
+        and not all(
+            kpi.plausible_range.contains(Decimal(str(q)))
+            for q in (kpi.benchmark.p25, kpi.benchmark.median, kpi.benchmark.p75)
+        )
+    ]
+
+    assert outside == []
+
+
+def test_every_benchmark_judges_in_the_direction_of_its_kpis_polarity(catalog):
+    # A benchmarked KPI is never neutral, and its benchmark reads "better" the same way as the KPI.
+    disagreeing = [
+        kpi.id
+        for kpi in catalog
+        if kpi.benchmark is not None and kpi.benchmark.higher_is_better is not kpi.higher_is_better
+    ]
+
+    assert disagreeing == []
+
+
+def test_no_two_kpis_share_a_label(catalog):
+    ids_by_label = {}
+    for kpi in catalog:
+        ids_by_label.setdefault(kpi.label.casefold(), []).append(kpi.id)
+    shared = sorted(tuple(sorted(ids)) for ids in ids_by_label.values() if len(ids) > 1)
+
+    assert shared == []
