@@ -22,6 +22,12 @@ test: $(STAMP)
 	$(MAKE) --no-print-directory typecheck
 	$(BIN)/pytest -q
 
+# The official MCP Inspector CLI and the Node 22 it needs, pinned, in .tools/node/ (gitignored).
+# tests/server/test_inspector.py runs the same script itself, so `make test` needs nothing more.
+.PHONY: inspector
+inspector:
+	scripts/install_inspector.sh
+
 # mypy cannot follow setuptools' editable-install import hook, so it checks the package
 # through a tree of symlinks laid out as the installed package is.
 typecheck: $(STAMP)
@@ -35,6 +41,11 @@ bench: $(STAMP)
 
 bench-ledger: $(STAMP)
 	$(BIN)/python -m bench.ledger
+
+# Characters an LLM reads in a fixed board-prep session, against the first release (57fba06).
+.PHONY: bench-context
+bench-context: $(STAMP)
+	$(BIN)/python -m bench.context_cost
 
 # Regenerate committed artefacts after an intended change (the tests fail on drift).
 schema: $(STAMP)

@@ -23,8 +23,8 @@ from mcp.client.stdio import StdioServerParameters
 
 from tests.support.servers import free_port, wait_until_serving
 
-ACV_Q2 = {"sales.new_business": 1_000_000, "sales.new_customers_added": 20}
-ACV_Q3 = {"sales.new_business": 1_240_000, "sales.new_customers_added": 20}
+ACV_Q2 = {"new_logo_contract_value": 1_000_000, "new_customers_signed": 20}
+ACV_Q3 = {"new_logo_contract_value": 1_240_000, "new_customers_signed": 20}
 
 
 @asynccontextmanager

@@ -11,12 +11,19 @@ from kpi_context.server.resources import register_resources
 from kpi_context.server.strict_arguments import StrictArguments, argument_models
 from kpi_context.server.tool_handlers import make_tools
 from kpi_context.tools.context import ToolContext
+from kpi_context.tools.errors import ErrorCode
 from kpi_context.tools.ledger.source import DatasetRegistry
 
-INSTRUCTIONS = """Governed SaaS KPIs. Every number here is bound to the rules that produced it (value basis,
-grain, recurring inclusion, annualization, time basis, period, currency). Use lookup_kpi to learn a metric,
-compute_kpi to get a bound value, and compare_metrics to compare — never compare bound values yourself.
-Quote the `label` of each value verbatim."""
+INSTRUCTIONS = (
+    """Governed SaaS KPIs. Every number is bound to the rules that produced it (value basis, grain,
+recurring inclusion, annualization, time basis, period, currency, ledger options). lookup_kpi to learn a metric,
+compute_kpi for a bound value, compare_metrics to compare — never compare values yourself. Quote each `label`
+verbatim. Percents are on the 0–100 scale. Refusals are is_error results whose text is {"error": {"code", "message",
+"field", "details"}}; codes: """
+    + ", ".join(code.value for code in ErrorCode)
+    + """.
+Ledger columns: resource kpi://ledger-format."""
+)
 
 
 def build_server(context: ToolContext, datasets: DatasetRegistry | None = None) -> MCPServer[Any]:

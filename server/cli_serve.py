@@ -59,6 +59,14 @@ def register(commands: Any) -> None:
         type=Path,
         help=f"File holding the signing secret for bound values (or set {SECRET_ENV}); default: random per process.",
     )
+    parser.add_argument(
+        "--trace-ids",
+        type=int,
+        choices=range(0, 6),
+        default=0,
+        metavar="N",
+        help="Account ids (0–5) a ledger value may list as samples; default 0: customer identifiers stay on the server.",
+    )
     parser.set_defaults(handler=run)
 
 
@@ -130,7 +138,7 @@ def run(args: argparse.Namespace) -> int:
 def _run(args: argparse.Namespace) -> int:
     catalog = _load(args.catalog)
     secret = _read_secret(args.secret_file, SECRET_ENV, "secret")
-    context = ToolContext.create(catalog, secret=secret.encode() if secret else None)
+    context = ToolContext.create(catalog, secret=secret.encode() if secret else None, trace_ids=args.trace_ids)
     server = build_server(context, _datasets(args.data_dir, args.dataset))
     if not args.http:
         # stdout is the protocol stream: nothing else may be printed there.

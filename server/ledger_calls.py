@@ -21,6 +21,7 @@ from pydantic import BaseModel, ConfigDict, Field, StrictFloat, StrictInt
 from kpi_context.tools.context import ToolContext
 from kpi_context.tools.ledger.engine import compute_from_ledger
 from kpi_context.tools.ledger.source import DatasetRegistry
+from kpi_context.tools.periods import Period
 from kpi_context.tools.values import BoundValue
 
 
@@ -51,7 +52,7 @@ async def compute_with_ledger(
     ledger: LedgerArgument,
     *,
     variant: str | None,
-    period: str | None,
+    period: str | Period | None,
     as_of: date | None,
     currency: str | None,
     basis: dict[str, str] | None,

@@ -80,7 +80,10 @@ def _fold_nullable(node: dict[str, Any]) -> dict[str, Any]:
     # Keywords other than type/enum/const ignore instances of other types, so null passes the
     # merged schema exactly when it passed the anyOf.
     if isinstance(other.get("enum"), list) and "const" not in other:
-        return {**other, "enum": [*other["enum"], None], **rest}
+        folded = {**other, "enum": [*other["enum"], None], **rest}
+        if isinstance(other.get("type"), str):
+            folded["type"] = [other["type"], "null"]  # the type keyword must admit null as the enum does
+        return folded
     if isinstance(other.get("type"), str) and not {"enum", "const", "anyOf", "allOf", "oneOf", "$ref"} & set(other):
         return {**other, "type": [other["type"], "null"], **rest}
     return node

@@ -9,8 +9,10 @@ from mcp.server.mcpserver import MCPServer
 from mcp.server.mcpserver.exceptions import ResourceError
 
 from kpi_context.ontology.catalog import Catalog
+from kpi_context.tools.ledger.format import ledger_format
 
 CATALOG_URI = "kpi://catalog"
+LEDGER_FORMAT_URI = "kpi://ledger-format"
 DEFINITION_URI = "kpi://{domain}/{slug}"
 
 
@@ -60,6 +62,17 @@ def register_resources(server: MCPServer[Any], catalog: Catalog) -> None:
     )
     def catalog_resource() -> str:
         return json.dumps(catalog_index(catalog), ensure_ascii=False)
+
+    @server.resource(
+        LEDGER_FORMAT_URI,
+        name="ledger_format",
+        title="Contract ledger format",
+        description="Columns and row rules of a contract ledger for compute_kpi(ledger=…), and each ledger KPI's "
+        "basis option keys.",
+        mime_type="application/json",
+    )
+    def ledger_format_resource() -> str:
+        return json.dumps(ledger_format(), ensure_ascii=False)
 
     @server.resource(
         DEFINITION_URI,

@@ -77,8 +77,9 @@ def _data_path(arguments: Mapping[str, Any], loc: tuple[int | str, ...]) -> tupl
 
 
 def path_is_branch(part: str) -> bool:
-    """Union branch tags are type names: 'int', 'float', 'str', 'ValueClaim', 'function-after[...]'."""
-    return part in {"int", "float", "str", "bool", "decimal", "none"} or part[:1].isupper() or "[" in part
+    """Union branch tags are type names: 'int', 'float', 'str', 'ValueClaim', 'constrained-str', 'function-after[...]'."""
+    builtin = part in {"int", "float", "str", "bool", "decimal", "none"}
+    return builtin or part[:1].isupper() or "[" in part or "-" in part
 
 
 class StrictArguments:

@@ -1,7 +1,7 @@
 """The three tools as an LLM sees them: typed, described parameters; each body calls the domain layer.
 
 Every tool returns a pydantic model as structured output. A domain refusal (unknown KPI,
-missing input, an unsafe comparison…) comes back as `is_error` with a structured payload
+missing input, an unsafe comparison…) comes back as `is_error` whose text is a JSON payload
 carrying a stable `code`, so a model can branch on it instead of parsing prose.
 """
 
@@ -17,44 +17,43 @@ from mcp.types import CallToolResult, ToolAnnotations
 from pydantic import Field
 
 from kpi_context.ontology.model import Domain, Stage, Tier
+from kpi_context.server.arguments import (
+    INPUTS_HELP,
+    VALUE_HELP,
+    Basis,
+    InputValue,
+    ValueArgument,
+    comparison_side,
+    input_arguments,
+    value_claim,
+)
 from kpi_context.server.ledger_calls import LedgerArgument, compute_with_ledger
 from kpi_context.server.output_schemas import lean_schema
 from kpi_context.server.results import refusal, success
-from kpi_context.tools.compare import BenchmarkRef, Comparison, compare_metrics
+from kpi_context.tools.compare import Comparison, compare_metrics
 from kpi_context.tools.compute import compute_from_inputs
 from kpi_context.tools.context import ToolContext
 from kpi_context.tools.errors import ErrorCode, KpiError
-from kpi_context.tools.inputs import InputArgument
 from kpi_context.tools.ledger.source import DatasetRegistry
-from kpi_context.tools.lookup import LookupResult, lookup_kpi
-from kpi_context.tools.values import BoundValue, ValueClaim
+from kpi_context.tools.lookup import Detail, LookupResult, lookup_kpi
+from kpi_context.tools.periods import Period
+from kpi_context.tools.values import BoundValue
 
 READ_ONLY = ToolAnnotations(readOnlyHint=True, idempotentHint=True, destructiveHint=False, openWorldHint=False)
 
-LOOKUP_DESCRIPTION = """Find a governed SaaS KPI and learn what it means before you quote or compute it.
+LOOKUP_DESCRIPTION = """Find a governed SaaS KPI before you quote or compute it: its rules, unit and scale, formula
+inputs, benchmark, must-pair KPIs and main pitfall. Accepts an id, an alias ('NDR') or words ('magic number').
+A family name ('ACV') returns each member with what sets it apart: pick one deliberately. `exact` is true only
+when the query named one KPI. detail='full' adds the whole governance record."""
 
-Returns definitions with their binding (value basis, grain, recurring inclusion, annualization,
-time basis), governed variants, formula and input names, benchmark with source and tier,
-pitfalls, drift risk and the KPIs that must be read alongside. Accepts an id
-('sales.avg_contract_value'), an alias ('NDR', 'ACV') or words ('magic number'). A family name
-such as 'ACV' returns every member with what distinguishes each: pick one deliberately.
-`exact` is true when the query named exactly one KPI."""
+COMPUTE_DESCRIPTION = """Compute a KPI as a bound value: an exact number tied to the rules that produced it.
+Give `inputs` (names from lookup_kpi) or a `ledger`. Bare numbers are read in the input's unit; percents on the
+0–100 scale, so 0.76 for a gross margin is refused as implausible, not read as 0.76 %. Inputs bound under other
+rules or periods are refused. Quote `label` verbatim; pass the whole value to compare_metrics."""
 
-COMPUTE_DESCRIPTION = """Compute a KPI and get a bound value: an exact decimal tied to the rules that produced it.
-
-`inputs` maps the input names lookup_kpi lists to numbers (bound by the catalog's defaults) or
-to bound values returned by earlier calls. A primary KPI reported by finance (e.g. ARR) is
-bound with inputs={"sales.arr": 10000000}. Inputs whose binding does not fit the formula are
-refused (code input_binding_mismatch) instead of producing a silently wrong number. Quote the
-returned `label` verbatim in narratives; pass the whole bound value to compare_metrics."""
-
-COMPARE_DESCRIPTION = """Compare two bound values, or a bound value with its benchmark ({"benchmark": "median"}).
-
-Only values with the same KPI rules are compared: same KPI and variant, value basis, grain,
-recurring inclusion, annualization, time basis, currency, unit and aligned periods (two periods
-of one KPI is a trend). Otherwise the call is refused with code unsafe_comparison, the
-mismatched axes and remedies naming what would be comparable; a refusal carries no difference
-or ratio, so never compute one yourself from the two values."""
+COMPARE_DESCRIPTION = """Compare two bound values, or one with its benchmark. Only values under the same rules
+(KPI, variant, binding, ledger options, currency, aligned periods) are compared; otherwise the call is refused
+with unsafe_comparison, the mismatched axes and remedies. Never compute a difference yourself from a refusal."""
 
 
 ToolFn = Callable[..., Any]
@@ -70,40 +69,43 @@ def make_tools(context: ToolContext, datasets: DatasetRegistry | None = None) ->
         stage: Annotated[Stage | None, Field(description="Only KPIs suggested for this company stage.")] = None,
         tier: Annotated[Tier | None, Field(description="Only definitions of this source tier.")] = None,
         limit: Annotated[int, Field(description="Most matches to return.", ge=1, le=25)] = 5,
+        detail: Annotated[
+            Detail, Field(description="'card' (default): what you need to use the KPI; 'full': the whole record.")
+        ] = Detail.CARD,
     ) -> Annotated[CallToolResult, LookupResult]:
         try:
-            return success(lookup_kpi(context, query, domain=domain, stage=stage, tier=tier, limit=limit))
+            return success(
+                lookup_kpi(context, query, domain=domain, stage=stage, tier=tier, limit=limit, detail=detail)
+            )
         except KpiError as error:
             return refusal(error)
 
     async def compute_kpi_tool(
         kpi: Annotated[str, Field(description="KPI id (or alias) to compute, e.g. 'sales.avg_contract_value'.")],
-        inputs: Annotated[
-            dict[str, InputArgument] | None,
-            Field(
-                description="Input name → number, or a bound value from an earlier call, or "
-                '{"value": …, "binding": {…}} to state the rules a figure follows.'
-            ),
-        ] = None,
+        inputs: Annotated[dict[str, InputValue] | None, Field(description=INPUTS_HELP)] = None,
         variant: Annotated[
             str | None, Field(description="Governed variant id from lookup_kpi; omit for the default rules.")
         ] = None,
         period: Annotated[
-            str | None, Field(description="Period of a flow KPI: '2026-Q3', '2026-09' or '2026'.")
+            str | Period | None,
+            Field(
+                description="The period: '2026-Q3', '2026-09', '2026' or {'start': 'YYYY-MM-DD', 'end': 'YYYY-MM-DD'}. "
+                "A trailing-window KPI (NRR) is computed for the window ending at the period's close."
+            ),
         ] = None,
         as_of: Annotated[date | None, Field(description="Date of a point-in-time KPI (ISO 8601).")] = None,
         currency: Annotated[
             str | None, Field(description="ISO 4217 code of money inputs given as bare numbers.", pattern="^[A-Z]{3}$")
         ] = None,
         basis: Annotated[
-            dict[str, str] | None,
-            Field(description="Governed options, e.g. {'recurring_inclusion': 'recurring_plus_one_time'}."),
+            Basis | None,
+            Field(description="Governed options (see lookup_kpi variants); ledger keys apply with `ledger`."),
         ] = None,
         ledger: Annotated[
             LedgerArgument | None,
             Field(
                 description="Compute from contract lines instead of inputs: a dataset name the server was started "
-                'with, or {"rows": [...]} (optionally "fx_rates"). `basis` then selects governed ledger options.'
+                'with, or {"rows": [...]} (columns: resource kpi://ledger-format), optionally with "fx_rates".'
             ),
         ] = None,
         *,
@@ -125,32 +127,33 @@ def make_tools(context: ToolContext, datasets: DatasetRegistry | None = None) ->
                     period=period,
                     as_of=as_of,
                     currency=currency,
-                    basis=basis,
+                    basis=basis.chosen() if basis else None,
                 )
                 return success(value)
             value = compute_from_inputs(
                 context,
                 kpi,
-                inputs,
+                input_arguments(inputs),
                 variant=variant,
                 period=period,
                 as_of=as_of,
                 currency=currency,
-                basis=basis,
+                basis=basis.chosen() if basis else None,
             )
             return success(value)
         except KpiError as error:
             return refusal(error)
 
     async def compare_metrics_tool(
-        left: Annotated[ValueClaim, Field(description="A bound value (as returned by compute_kpi).")],
+        left: ValueArgument,
         right: Annotated[
-            ValueClaim | BenchmarkRef,
-            Field(description='Another bound value, or {"benchmark": "p25" | "median" | "p75"}.'),
+            dict[str, Any],
+            Field(description=f'{VALUE_HELP} Or {{"benchmark": "p25" | "median" | "p75"}} to place `left`.'),
         ],
     ) -> Annotated[CallToolResult, Comparison]:
         try:
-            return success(compare_metrics(context, left, right))
+            claim = value_claim(left, "left")
+            return success(compare_metrics(context, claim, comparison_side(right, "right")))
         except KpiError as error:
             return refusal(error)
 
@@ -166,5 +169,8 @@ def make_tools(context: ToolContext, datasets: DatasetRegistry | None = None) ->
         if schema is not None:
             # Published leaner; the SDK still validates results against the pydantic model itself.
             tool.fn_metadata.output_schema = lean_schema(schema)
+        # The input schema is read by the model on every conversation: inlined, without generated titles.
+        # Arguments are still validated strictly against the tool's own argument model (StrictArguments).
+        tool.parameters = lean_schema(tool.parameters)
         made.append(tool)
     return made

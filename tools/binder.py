@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
@@ -10,7 +11,7 @@ from kpi_context import __version__
 from kpi_context.ontology.binding import Binding, Unit, binding_differences
 from kpi_context.ontology.catalog import Catalog
 from kpi_context.ontology.model import DEFAULT_VARIANT_ID, Benchmark, KpiDefinition
-from kpi_context.tools.formatting import format_value, quantize
+from kpi_context.tools.formatting import format_value, quantize, rounding_rule
 from kpi_context.tools.periods import Period
 from kpi_context.tools.signing import Signer, signed_payload
 from kpi_context.tools.values import (
@@ -56,6 +57,8 @@ class Draft:
     warnings: tuple[str, ...] = field(default_factory=tuple)
     binding: Binding | None = None
     """Overrides the catalog binding; only the ledger engine sets it, from the options it applied."""
+    basis: Mapping[str, str] = field(default_factory=dict)
+    """Governed ledger options behind the value: applied by the engine, or passed on by the inputs."""
 
 
 @dataclass(frozen=True)
@@ -70,6 +73,11 @@ class Binder:
         value = None if draft.value is None else quantize(draft.value, binding.unit)
         currency = draft.currency if binding.currency_required else None
         warnings = list(draft.warnings)
+        if draft.status is not ValueStatus.COMPUTED:
+            warnings.append(
+                f"{draft.status.value} by the caller: bound under the catalog's rules ({kpi.label_for(draft.variant_id)}), "
+                "which the server could not verify"
+            )
         position = None
         if value is not None and kpi.benchmark is not None:
             position, note = benchmark_position(
@@ -92,6 +100,7 @@ class Binder:
             as_of=draft.as_of,
             binding=binding,
             status=draft.status.value,
+            basis=draft.basis,
         )
         provenance = Provenance(
             catalog_version=self.catalog.version,
@@ -110,6 +119,7 @@ class Binder:
             period=draft.period,
             as_of=draft.as_of,
             binding=binding,
+            basis=dict(draft.basis),
             status=draft.status,
             formula=draft.formula,
             inputs=list(draft.inputs),
@@ -117,7 +127,10 @@ class Binder:
             ledger=draft.ledger,
             warnings=warnings,
             benchmark_position=position,
-            label=governed_label(kpi, draft.variant_id, value, binding.unit, currency, draft.period, draft.as_of),
+            label=governed_label(
+                kpi, draft.variant_id, value, binding.unit, currency, draft.period, draft.as_of, draft.status
+            ),
+            rounding=rounding_rule(binding.unit, currency),
             provenance=provenance,
         )
 
@@ -138,9 +151,12 @@ def governed_label(
     currency: str | None,
     period: Period | None,
     as_of: date | None,
+    status: ValueStatus = ValueStatus.COMPUTED,
 ) -> str:
+    """The line to quote. A figure the caller gave says "as reported" instead of rules it never stated."""
     when = period.label() if period is not None else (f"as of {as_of.isoformat()}" if as_of else "undated")
-    return f"{short_name(kpi)} — {kpi.label_for(variant_id)}, {when}: {format_value(value, unit, currency)}"
+    rules = kpi.label_for(variant_id) if status is ValueStatus.COMPUTED else f"{kpi.label}, as {status.value}"
+    return f"{short_name(kpi)} — {rules}, {when}: {format_value(value, unit, currency)}"
 
 
 def benchmark_position(
@@ -170,37 +186,67 @@ def benchmark_position(
         )
     if benchmark.unit == "$" and currency != "USD":
         return None, f"no benchmark position: the benchmark is in USD and this value is in {currency}"
-    p25, median, p75 = (Decimal(str(q)) for q in (benchmark.p25, benchmark.median, benchmark.p75))
-    if value < p25:
-        band = BenchmarkBand.BELOW_P25
-    elif value < median:
-        band = BenchmarkBand.P25_TO_MEDIAN
-    elif value < p75:
-        band = BenchmarkBand.MEDIAN_TO_P75
-    else:
-        band = BenchmarkBand.ABOVE_P75
+    p25, median, p75 = (
+        quantize(Decimal(str(q)), binding.unit) for q in (benchmark.p25, benchmark.median, benchmark.p75)
+    )
+    band = _band(value, p25, median, p75)
+    shown = benchmark_quartiles(benchmark, binding.unit)
+    source = f"{benchmark.source_name} ({benchmark.source_year})"
     return (
         BenchmarkPosition(
             band=band,
-            reading=_reading(band, benchmark.higher_is_better),
+            reading=f"{_reading(band, benchmark.higher_is_better)}; {shown}",
             p25=p25,
             median=median,
             p75=p75,
-            higher_is_better=benchmark.higher_is_better,
-            source=f"{benchmark.source_name} ({benchmark.source_year})",
+            source=source,
         ),
         None,
     )
 
 
+def benchmark_quartiles(benchmark: Benchmark, unit: Unit) -> str:
+    """'p25 $25,000 · median $62,000 · p75 $100,000': the quartiles with their unit."""
+    currency = "USD" if benchmark.unit == "$" else None
+    shown = [
+        format_value(quantize(Decimal(str(q)), unit), unit, currency)
+        for q in (benchmark.p25, benchmark.median, benchmark.p75)
+    ]
+    return f"p25 {shown[0]} · median {shown[1]} · p75 {shown[2]}"
+
+
+def _band(value: Decimal, p25: Decimal, median: Decimal, p75: Decimal) -> BenchmarkBand:
+    """Exact bands: a value equal to a quartile is *at* it, never above or below it."""
+    for quartile, at in ((p25, BenchmarkBand.AT_P25), (median, BenchmarkBand.AT_MEDIAN), (p75, BenchmarkBand.AT_P75)):
+        if value == quartile:
+            return at
+    if value < p25:
+        return BenchmarkBand.BELOW_P25
+    if value < median:
+        return BenchmarkBand.P25_TO_MEDIAN
+    if value < p75:
+        return BenchmarkBand.MEDIAN_TO_P75
+    return BenchmarkBand.ABOVE_P75
+
+
+_BAND_WORDS: dict[BenchmarkBand, tuple[str, str]] = {
+    # (reading when higher is better, reading when lower is better)
+    BenchmarkBand.BELOW_P25: ("below the 25th percentile: bottom quartile", "below the 25th percentile: top quartile"),
+    BenchmarkBand.AT_P25: ("at the 25th percentile", "at the 25th percentile"),
+    BenchmarkBand.P25_TO_MEDIAN: (
+        "between the 25th percentile and the median",
+        "between the 25th percentile and the median",
+    ),
+    BenchmarkBand.AT_MEDIAN: ("at the median", "at the median"),
+    BenchmarkBand.MEDIAN_TO_P75: (
+        "between the median and the 75th percentile",
+        "between the median and the 75th percentile",
+    ),
+    BenchmarkBand.AT_P75: ("at the 75th percentile", "at the 75th percentile"),
+    BenchmarkBand.ABOVE_P75: ("above the 75th percentile: top quartile", "above the 75th percentile: bottom quartile"),
+}
+
+
 def _reading(band: BenchmarkBand, higher_is_better: bool) -> str:
-    quartile = {
-        BenchmarkBand.BELOW_P25: 1,
-        BenchmarkBand.P25_TO_MEDIAN: 2,
-        BenchmarkBand.MEDIAN_TO_P75: 3,
-        BenchmarkBand.ABOVE_P75: 4,
-    }[band]
-    if not higher_is_better:
-        quartile = 5 - quartile
-    names = {1: "bottom quartile", 2: "below median", 3: "above median", 4: "top quartile"}
-    return f"{names[quartile]} of peers (higher is {'better' if higher_is_better else 'worse'})"
+    words = _BAND_WORDS[band][0 if higher_is_better else 1]
+    return f"{words} of peers (higher is {'better' if higher_is_better else 'worse'})"

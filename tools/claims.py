@@ -71,6 +71,7 @@ def verified(binder: Binder, claim: ValueClaim) -> BoundValue | None:
         as_of=claim.as_of,
         binding=binding,
         status=claim.status.value,
+        basis=claim.basis,
     )
     if not binder.signer.verify(payload, claim.provenance.signature):
         return None
@@ -87,6 +88,7 @@ def verified(binder: Binder, claim: ValueClaim) -> BoundValue | None:
         period=claim.period,
         as_of=claim.as_of,
         binding=binding,
+        basis=dict(claim.basis or {}),
         status=claim.status,
         formula=claim.formula,
         warnings=list(claim.warnings or []),
@@ -170,6 +172,8 @@ def asserted(binder: Binder, claim: ValueClaim, field: str) -> BoundValue:
             as_of=claim.as_of,
             currency=claim.currency,
             warnings=("asserted: this value was not produced by this server (no valid signature)",),
+            # The options a caller states are kept: a typed "GRR, aggregate cap" must not pass for the default GRR.
+            basis=dict(claim.basis or {}),
         )
     )
     return value.model_copy(update={"provenance": None})

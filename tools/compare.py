@@ -15,12 +15,14 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from kpi_context.ontology.binding import TimeBasisKind, binding_differences
 from kpi_context.ontology.model import DEFAULT_VARIANT_ID, KpiDefinition
+from kpi_context.tools.basis import basis_differences
 from kpi_context.tools.binder import Binder, benchmark_position
 from kpi_context.tools.claims import read_claim
 from kpi_context.tools.context import ToolContext
 from kpi_context.tools.errors import ErrorCode, KpiError
-from kpi_context.tools.formatting import quantize
+from kpi_context.tools.formatting import format_value, quantize
 from kpi_context.tools.remedies import Remedy, remedies_for
+from kpi_context.tools.resolve import resolve_kpi
 from kpi_context.tools.values import BenchmarkPosition, BoundValue, Unit, ValueClaim, ValueStatus
 
 
@@ -40,16 +42,17 @@ class Direction(StrEnum):
     BETTER = "better"
     WORSE = "worse"
     UNCHANGED = "unchanged"
-    UNKNOWN = "unknown"
+    NOT_JUDGED = "not_judged"
+    """The KPI is neutral: a change is reported, not called good or bad."""
 
 
 class Side(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     kpi: str
-    variant: str
+    variant: str = DEFAULT_VARIANT_ID
     label: str
-    status: ValueStatus
+    status: ValueStatus = ValueStatus.COMPUTED
     value: Decimal | None
 
 
@@ -67,14 +70,20 @@ class Comparison(BaseModel):
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
-    comparable: Literal[True] = True
+    comparable: Literal[True]
     kind: ComparisonKind
     left: Side
     right: Side
     baseline: Literal["left", "right"] = Field(description="The side changes are measured from (the earlier one).")
-    difference: Decimal = Field(description="subject − baseline, in the values' unit.")
+    difference: Decimal = Field(
+        description="subject − baseline, in the values' unit (percentage points for percent KPIs)."
+    )
+    difference_text: str = Field(description="The difference with its unit, to quote: '-7.38 percentage points'.")
     ratio: Decimal | None = Field(description="subject ÷ baseline; null when the baseline is zero.")
-    percent_change: Decimal | None = Field(description="(subject − baseline) ÷ |baseline| × 100; null if baseline 0.")
+    percent_change: Decimal | None = Field(
+        description="Relative change (subject − baseline) ÷ |baseline| × 100; null if baseline 0. For percent KPIs "
+        "this is a change relative to the baseline, not percentage points."
+    )
     direction: Direction
     summary: str
     notes: list[str] = Field(default_factory=list)
@@ -85,8 +94,8 @@ class ComparisonRefusal(BaseModel):
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
-    code: Literal[ErrorCode.UNSAFE_COMPARISON] = ErrorCode.UNSAFE_COMPARISON
-    comparable: Literal[False] = False
+    code: Literal[ErrorCode.UNSAFE_COMPARISON]
+    comparable: Literal[False]
     message: str
     left: Side
     right: Side
@@ -101,23 +110,38 @@ class UnsafeComparison(KpiError):
 
 
 _WHY = {
-    "kpi": "they are different KPIs: even under the same rules they count different things",
+    "kpi": "different KPIs count different things, even under the same rules",
     "variant": "they follow different governed variants of the KPI",
     "value_basis": "they measure different kinds of money or quantity",
-    "grain.level": "they describe different entities (e.g. one customer vs the whole company)",
-    "grain.aggregation": "one combines entities differently (e.g. an average vs a total); they differ by a factor "
-    "of the entity count, not by performance",
-    "grain.population": "they are taken over different populations (e.g. new logos vs all active customers)",
+    "grain.level": "different entities (one customer vs the whole company)",
+    "grain.aggregation": "an average vs a total (or similar) differ by the entity count, not by performance",
+    "grain.population": "different populations (new logos vs all active customers)",
     "recurring_inclusion": "one includes charges the other leaves out",
-    "annualization": "they turn contract amounts into a yearly figure differently",
-    "time_basis": "one is a balance at a point in time, the other a flow or a trailing window",
-    "date_basis": "they start counting at different dates (signed vs live)",
+    "annualization": "contract amounts are annualized differently",
+    "time_basis": "a balance at a date vs a flow over a period or window",
+    "date_basis": "counted from different dates (signature vs go-live)",
     "unit": "they are in different units",
     "currency": "they are in different currencies; this server holds no exchange rates",
     "period": "their periods are not the same length, so the change would mix time with performance",
+    "undated": "a value without a period or date cannot be placed in time; recompute it with its period",
     "undefined": "one side has no value",
+    "basis": "they were computed under different governed ledger options, which move the number",
     "benchmark": "the benchmark was measured under other rules",
 }
+
+
+_BINDING_AXIS_OF_OPTION = {
+    "recurring_inclusion": "recurring_inclusion",
+    "annualization": "annualization",
+    "live_basis": "date_basis",
+}
+"""Ledger options that are also binding axes: a difference there is reported once, as the binding axis."""
+
+
+def _mismatch_phrase(m: Mismatch) -> str:
+    if m.axis == "undated":
+        return "a value has no period or date (give `period` or `as_of` when computing it)"
+    return f"{m.axis} differs ({m.left} vs {m.right})"
 
 
 def _side(value: BoundValue) -> Side:
@@ -134,8 +158,19 @@ def _when(value: BoundValue) -> str:
     return value.period.label() if value.period else (value.as_of.isoformat() if value.as_of else "undated")
 
 
+def _resolved(ctx: ToolContext, claim: ValueClaim, field: str) -> ValueClaim:
+    """A claim naming its KPI by alias ('NDR') names it by id, as in compute_kpi; an ambiguous one ('ACV') is refused."""
+    if claim.kpi is None or claim.kpi in ctx.catalog.kpis:
+        return claim
+    found = resolve_kpi(ctx.catalog, ctx.index, claim.kpi, field=f"{field}.kpi")
+    return claim.model_copy(update={"kpi": found.id})
+
+
 def compare_metrics(ctx: ToolContext, left: ValueClaim, right: ValueClaim | BenchmarkRef) -> Comparison:
     binder = ctx.binder
+    left = _resolved(ctx, left, "left")
+    if isinstance(right, ValueClaim):
+        right = _resolved(ctx, right, "right")
     a = read_claim(binder, left, "left")
     if isinstance(right, BenchmarkRef):
         return _against_benchmark(binder, a, right)
@@ -151,8 +186,16 @@ def compare_metrics(ctx: ToolContext, left: ValueClaim, right: ValueClaim | Benc
     mismatches += [_mismatch(axis.value, lv, rv) for axis, lv, rv in binding_differences(a.binding, b.binding)]
     if a.currency != b.currency:
         mismatches.append(_mismatch("currency", a.currency or "none", b.currency or "none"))
+    if same_kpi:
+        shown = {m.axis for m in mismatches}
+        mismatches += [
+            Mismatch(axis=f"basis.{key}", left=lv, right=rv, why=_WHY["basis"])
+            for key, lv, rv in basis_differences(a, b)
+            if _BINDING_AXIS_OF_OPTION.get(key) not in shown  # already reported as a binding axis
+        ]
     kind, order, period_problem = _alignment(a, b)
-    if period_problem:
+    if period_problem and a.binding.time_basis == b.binding.time_basis:
+        # Periods can only be aligned between values of one time basis; otherwise that axis already says why.
         mismatches.append(period_problem)
     for side, value in (("left", a), ("right", b)):
         if value.value is None:
@@ -160,8 +203,9 @@ def compare_metrics(ctx: ToolContext, left: ValueClaim, right: ValueClaim | Benc
     if mismatches:
         raise UnsafeComparison(
             ComparisonRefusal(
-                message=f"Refused: {a.label} and {b.label} are not comparable — "
-                + "; ".join(f"{m.axis} differs ({m.left} vs {m.right})" for m in mismatches[:4]),
+                code=ErrorCode.UNSAFE_COMPARISON,
+                comparable=False,
+                message="Refused, not comparable: " + "; ".join(_mismatch_phrase(m) for m in mismatches[:4]),
                 left=_side(a),
                 right=_side(b),
                 mismatches=mismatches,
@@ -184,12 +228,12 @@ def _alignment(a: BoundValue, b: BoundValue) -> tuple[ComparisonKind, Literal["l
     point = a.binding.time_basis.kind is TimeBasisKind.POINT_IN_TIME
     if point:
         if a.as_of is None or b.as_of is None:
-            return ComparisonKind.SAME_PERIOD, "right", _mismatch("period", _when(a), _when(b))
+            return ComparisonKind.SAME_PERIOD, "right", _mismatch("undated", _when(a), _when(b))
         if a.as_of == b.as_of:
             return ComparisonKind.SAME_PERIOD, "right", None
         return ComparisonKind.TREND, ("left" if a.as_of < b.as_of else "right"), None
     if a.period is None or b.period is None:
-        return ComparisonKind.SAME_PERIOD, "right", _mismatch("period", _when(a), _when(b))
+        return ComparisonKind.SAME_PERIOD, "right", _mismatch("undated", _when(a), _when(b))
     if a.period == b.period:
         return ComparisonKind.SAME_PERIOD, "right", None
     same_months = a.period.months is not None and a.period.months == b.period.months
@@ -202,11 +246,18 @@ def _direction(kpi: KpiDefinition | None, change: Decimal) -> Direction:
     if change == 0:
         return Direction.UNCHANGED
     higher = None if kpi is None else kpi.higher_is_better
-    if higher is None and kpi is not None and kpi.benchmark is not None:
-        higher = kpi.benchmark.higher_is_better
     if higher is None:
-        return Direction.UNKNOWN
+        return Direction.NOT_JUDGED
     return Direction.BETTER if (change > 0) == higher else Direction.WORSE
+
+
+def difference_text(difference: Decimal, unit: Unit, currency: str | None) -> str:
+    """A signed difference with its unit: '+$120,000.50', '-7.38 percentage points', '+0.25x'."""
+    sign = "+" if difference > 0 else ("-" if difference < 0 else "")
+    magnitude = abs(difference)
+    if unit is Unit.PERCENT:
+        return f"{sign}{magnitude:,f} percentage points"
+    return f"{sign}{format_value(magnitude, unit, currency)}"
 
 
 def _result(
@@ -221,20 +272,23 @@ def _result(
 ) -> Comparison:
     unit = a.unit
     difference = quantize(subject - base, unit)
+    shown = difference_text(difference, unit, a.currency)
     ratio = None if base == 0 else quantize(subject / base, Unit.RATIO)
     percent = None if base == 0 else quantize((subject - base) / abs(base) * 100, Unit.PERCENT)
     if base == 0:
         notes.append("the baseline is zero: ratio and percent change are undefined")
     direction = _direction(kpi, subject - base)
     first, second = (a, b) if order == "left" else (b, a)
-    change = f"{percent}%" if percent is not None else "n/a"
-    summary = f"{second.label} vs {first.label}: change {difference} ({change}), {direction.value}"
+    relative = f", {percent:+}% relative" if percent is not None else ""
+    summary = f"{second.label} vs {first.label}: {shown}{relative}; {direction.value.replace('_', ' ')}"
     return Comparison(
+        comparable=True,
         kind=kind,
         left=_side(a),
         right=_side(b),
         baseline=order,
         difference=difference,
+        difference_text=shown,
         ratio=ratio,
         percent_change=percent,
         direction=direction,
@@ -262,6 +316,8 @@ def _against_benchmark(binder: Binder, value: BoundValue, ref: BenchmarkRef) -> 
         why = note or "the value is undefined"
         raise UnsafeComparison(
             ComparisonRefusal(
+                code=ErrorCode.UNSAFE_COMPARISON,
+                comparable=False,
                 message=f"Refused: {value.label} cannot be placed against a benchmark — {why}",
                 left=_side(value),
                 right=Side(
@@ -276,26 +332,31 @@ def _against_benchmark(binder: Binder, value: BoundValue, ref: BenchmarkRef) -> 
             )
         )
     quartile = {"p25": position.p25, "median": position.median, "p75": position.p75}[ref.benchmark]
+    quoted = format_value(quartile, value.unit, value.currency)
     reference = Side(
         kpi=kpi.id,
         variant=benchmark.variant or DEFAULT_VARIANT_ID,
-        label=f"{kpi.label} benchmark {ref.benchmark} ({position.source}): {quartile}",
+        label=f"{kpi.label} benchmark {ref.benchmark} ({position.source}): {quoted}",
         status=ValueStatus.REPORTED,
         value=quartile,
     )
     difference = quantize(value.value - quartile, value.unit)
+    shown = difference_text(difference, value.unit, value.currency)
     ratio = None if quartile == 0 else quantize(value.value / quartile, Unit.RATIO)
     percent = None if quartile == 0 else quantize((value.value - quartile) / abs(quartile) * 100, Unit.PERCENT)
     direction = _direction(kpi, value.value - quartile)
     return Comparison(
+        comparable=True,
         kind=ComparisonKind.BENCHMARK,
         left=_side(value),
         right=reference,
         baseline="right",
         difference=difference,
+        difference_text=shown,
         ratio=ratio,
         percent_change=percent,
         direction=direction,
-        summary=f"{value.label} is {position.reading}; {difference} from the {ref.benchmark} ({direction.value})",
+        summary=f"{value.label} is {position.reading}; {shown} from the {ref.benchmark} "
+        f"({direction.value.replace('_', ' ')})",
         notes=[f"benchmark source: {position.source}"],
     )

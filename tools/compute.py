@@ -14,11 +14,12 @@ from kpi_context.ontology.model import (
     KpiDefinition,
     Production,
 )
+from kpi_context.tools.basis import inherited_basis
 from kpi_context.tools.binder import Binder, Draft
 from kpi_context.tools.claims import allowed_bindings, variant_id_of
 from kpi_context.tools.context import ToolContext
 from kpi_context.tools.errors import ErrorCode, KpiError
-from kpi_context.tools.inputs import BoundInput, InputArgument, When, bind_input, opens_period
+from kpi_context.tools.inputs import BoundInput, InputArgument, When, bind_input, opens_period, trailing_window
 from kpi_context.tools.periods import Period, parse_period
 from kpi_context.tools.resolve import resolve_kpi
 from kpi_context.tools.values import BoundValue, InputUse, ValueStatus
@@ -31,6 +32,10 @@ def resolve_when(kpi: KpiDefinition, binding: Binding, period: Period | str | No
     if isinstance(period, str):
         period = parse_period(period)
     kind = binding.time_basis.kind
+    window = binding.time_basis.window_months
+    if kind is TimeBasisKind.TRAILING_WINDOW and period is not None and window is not None:
+        # A trailing-window value is for its window: NRR "for Q3 2026" is the twelve months to 30 Sep 2026.
+        period = trailing_window(period.end, window)
     if kind in (TimeBasisKind.PERIOD_FLOW, TimeBasisKind.TRAILING_WINDOW) and period is None:
         what = "a flow over a period" if kind is TimeBasisKind.PERIOD_FLOW else "a trailing-window measure"
         raise KpiError(
@@ -158,7 +163,7 @@ def compute_from_inputs(
         value = evaluate(parse(expression.formula), values)
     except UndefinedResult as exc:
         value, undefined_reason = None, str(exc)
-    warnings = []
+    warnings = [note for b in bound for note in b.notes]
     if undefined_reason:
         warnings.append(f"undefined: {undefined_reason}")
     if any(b.value.status is ValueStatus.ASSERTED for b in bound):
@@ -174,9 +179,18 @@ def compute_from_inputs(
             currency=result_currency,
             undefined_reason=undefined_reason,
             formula=expression.formula,
-            inputs=tuple(InputUse(name=b.spec.name, value=b.value) for b in bound),
+            inputs=tuple(input_use(b.spec.name, b.value) for b in bound),
             warnings=tuple(warnings),
+            basis=inherited_basis(kpi, [(b.spec.name, b.value) for b in bound]),
         )
+    )
+
+
+def input_use(name: str, value: BoundValue) -> InputUse:
+    """An input by reference: enough to read and trace it, without repeating its binding."""
+    value_id = value.provenance.value_id if value.provenance is not None else None
+    return InputUse(
+        name=name, kpi=value.kpi, value=value.value, label=value.label, value_id=value_id, status=value.status
     )
 
 
@@ -199,7 +213,7 @@ def _reported(
     bound = bind_input(binder, kpi, spec, given[kpi.id], when, currency)
     binding = kpi.binding_for(variant_id)
     result_currency = _common_currency([bound], currency, binding)
-    warnings = [] if kpi.production is Production.PRIMARY else ["reported by the caller, not computed here"]
+    warnings = list(bound.notes)
     status = ValueStatus.ASSERTED if bound.value.status is ValueStatus.ASSERTED else ValueStatus.REPORTED
     return binder.bind(
         Draft(

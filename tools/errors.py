@@ -30,6 +30,8 @@ class ErrorCode(StrEnum):
     LEDGER_INVALID = "ledger_invalid"
     LEDGER_TOO_LARGE = "ledger_too_large"
     UNSUPPORTED_FORMAT = "unsupported_format"
+    IMPLAUSIBLE_VALUE = "implausible_value"
+    """A bare number outside the KPI's plausible range: most often a scale slip (0.76 for 76 %)."""
 
 
 class ErrorDetail(BaseModel):

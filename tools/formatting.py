@@ -11,7 +11,7 @@ _QUANTUM: dict[Unit, Decimal] = {
     Unit.CURRENCY: Decimal("0.01"),
     Unit.CURRENCY_PER_MONTH: Decimal("0.01"),
     Unit.PERCENT: Decimal("0.01"),
-    Unit.RATIO: Decimal("0.0001"),
+    Unit.RATIO: Decimal("0.01"),
     Unit.MONTHS: Decimal("0.01"),
     Unit.DAYS: Decimal("0.01"),
     Unit.SCORE: Decimal("0.01"),
@@ -32,6 +32,16 @@ def quantize(value: Decimal, unit: Unit) -> Decimal:
     if rounded == rounded.to_integral_value():
         return rounded.quantize(Decimal(1))
     return rounded
+
+
+def rounding_rule(unit: Unit, currency: str | None) -> str | None:
+    """The rule `quantize` applies, in words bound to the value: 'half-even to 0.01 USD'."""
+    quantum = _QUANTUM.get(unit)
+    if quantum is None:
+        return None
+    what = {Unit.PERCENT: " percentage points", Unit.RATIO: "", Unit.MONTHS: " months", Unit.DAYS: " days"}
+    suffix = f" {currency}" if currency and unit in (Unit.CURRENCY, Unit.CURRENCY_PER_MONTH) else what.get(unit, "")
+    return f"exact, then half-even to {quantum}{suffix}"
 
 
 def format_value(value: Decimal | None, unit: Unit, currency: str | None) -> str:

@@ -2,21 +2,30 @@
 
 from __future__ import annotations
 
+import calendar
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date, timedelta
 from decimal import Decimal
+from typing import Annotated
 
-from kpi_context.ontology.binding import Binding, TimeBasisKind, binding_differences
-from kpi_context.ontology.model import DEFAULT_VARIANT_ID, ExpressionInput, KpiDefinition, PeriodRole
+from pydantic import StringConstraints
+
+from kpi_context.ontology.binding import Binding, TimeBasisKind, Unit, binding_differences
+from kpi_context.ontology.catalog import Catalog
+from kpi_context.ontology.model import DEFAULT_VARIANT_ID, ExpressionInput, KpiDefinition, PeriodRole, PlausibleRange
 from kpi_context.tools.binder import Binder, Draft
 from kpi_context.tools.claims import claim_decimal, merge_binding, verified
+from kpi_context.tools.describe import plausible_text, unit_text
 from kpi_context.tools.errors import ErrorCode, KpiError
 from kpi_context.tools.formatting import format_value
 from kpi_context.tools.periods import Period
 from kpi_context.tools.values import BoundValue, Number, ValueClaim, ValueStatus
 
-InputArgument = Number | ValueClaim
+PercentText = Annotated[str, StringConstraints(pattern=r"^-?[0-9]{1,15}(\.[0-9]{1,12})? ?%$")]
+"""A percent written with its sign, e.g. "76%": read on the 0–100 scale."""
+
+InputArgument = Number | PercentText | ValueClaim
 
 
 @dataclass(frozen=True)
@@ -26,20 +35,30 @@ class When:
     period: Period | None
     as_of: date | None
 
-    def for_role(self, role: PeriodRole) -> When:
-        months = {PeriodRole.CURRENT: 0, PeriodRole.PRIOR_PERIOD: None, PeriodRole.PRIOR_YEAR: -12}[role]
-        if role is PeriodRole.CURRENT:
-            return self
-        if self.period is not None:
-            shift = months if months is not None else -(self.period.months or 0)
-            if shift == 0:
-                raise KpiError(
-                    ErrorCode.INVALID_ARGUMENT,
-                    "a prior-period input needs a whole-month period (e.g. '2026-Q3')",
-                    field="period",
-                )
-            return When(self.period.shifted(shift), None)
-        return When(None, None)
+    def for_role(self, role: PeriodRole, window_months: int | None = None) -> When:
+        """The period or date an input in `role` must be for."""
+        match role:
+            case PeriodRole.CURRENT:
+                return self
+            case PeriodRole.PRIOR_PERIOD | PeriodRole.PRIOR_YEAR | PeriodRole.PRIOR_QUARTER:
+                if self.period is None:
+                    return When(None, None)
+                shifts = {PeriodRole.PRIOR_YEAR: -12, PeriodRole.PRIOR_QUARTER: -3}
+                shift = shifts.get(role, -(self.period.months or 0))
+                if shift == 0:
+                    raise KpiError(
+                        ErrorCode.INVALID_ARGUMENT,
+                        "a prior-period input needs a whole-month period (e.g. '2026-Q3')",
+                        field="period",
+                    )
+                return When(self.period.shifted(shift), None)
+            case PeriodRole.WINDOW | PeriodRole.WINDOW_OPEN:
+                if self.period is None or window_months is None:
+                    return When(None, None)
+                window = trailing_window(self.period.end, window_months)
+                if role is PeriodRole.WINDOW:
+                    return When(window, None)
+                return When(None, window.start - timedelta(days=1))
 
 
 @dataclass(frozen=True)
@@ -47,6 +66,8 @@ class BoundInput:
     spec: ExpressionInput
     value: BoundValue
     decimal: Decimal
+    notes: tuple[str, ...] = ()
+    """What the caller should know about how the input was read (a unit conversion, a confirmed outlier)."""
 
 
 def opens_period(kpi: KpiDefinition) -> bool:
@@ -96,9 +117,12 @@ def bind_input(
     field = f"inputs.{spec.name}"
     catalog = binder.catalog.kpis
     needed = required_binding(catalog, spec)
-    target = when.for_role(spec.period)
-    if not isinstance(argument, ValueClaim):
+    target = when.for_role(spec.period, parent_window(parent))
+    if isinstance(argument, str):
+        argument = ValueClaim(value=argument.rstrip("%").strip(), unit=Unit.PERCENT)
+    elif not isinstance(argument, ValueClaim):
         argument = ValueClaim(value=argument)
+    notes: tuple[str, ...] = ()
     trusted = verified(binder, argument)
     given_kpi: str | None
     if trusted is not None:
@@ -113,6 +137,11 @@ def bind_input(
         base = needed if claimed is None or own_default else claimed.binding_for(argument.variant)
         given_binding = merge_binding(base, argument.binding, field)
         value, status = claim_decimal(argument, field), ValueStatus.ASSERTED
+        if value is not None:
+            plausible = plausible_range_of(binder.catalog, spec)
+            value, notes = read_figure(
+                value, argument, needed.unit, plausible, spec.name, argument.currency or currency
+            )
         if argument.binding is None and argument.kpi is None and argument.provenance is None:
             status = ValueStatus.REPORTED
         period, as_of = argument.period or target.period, argument.as_of or target.as_of
@@ -150,7 +179,100 @@ def bind_input(
     if trusted is not None:
         return BoundInput(spec, trusted, value)
     bound = _bind_as_input(binder, parent, spec, needed, value, status, period, as_of, value_currency)
-    return BoundInput(spec, bound, value)
+    return BoundInput(spec, bound, value, notes)
+
+
+def parent_window(parent: KpiDefinition) -> int | None:
+    time = parent.binding.time_basis
+    return time.window_months if time.kind is TimeBasisKind.TRAILING_WINDOW else None
+
+
+def trailing_window(close: date, months: int) -> Period:
+    """The `months` ending on `close`: 12 months to 2026-09-30 is 2025-10-01 to 2026-09-30."""
+    index = close.year * 12 + close.month - 1 - months
+    year, month = divmod(index, 12)
+    last = calendar.monthrange(year, month + 1)[1]
+    at_month_end = close.day == calendar.monthrange(close.year, close.month)[1]
+    opened = date(year, month + 1, last if at_month_end else min(close.day, last))
+    return Period(start=opened + timedelta(days=1), end=close)
+
+
+def plausible_range_of(catalog: Catalog, spec: ExpressionInput) -> PlausibleRange | None:
+    if spec.kpi is None:
+        return spec.plausible_range
+    return catalog.kpis[spec.kpi].plausible_range
+
+
+_CONVERSIONS: dict[tuple[Unit, Unit], Decimal] = {
+    (Unit.RATIO, Unit.PERCENT): Decimal(100),
+    (Unit.PERCENT, Unit.RATIO): Decimal("0.01"),
+}
+
+
+def _shown(value: Decimal, unit: Unit, currency: str | None = None) -> str:
+    """A number as the caller would write it in this unit: 76%, 0.8%, 1.5x, -$500,000 (500,000 with no currency)."""
+    plain = value.normalize()
+    if unit in (Unit.CURRENCY, Unit.CURRENCY_PER_MONTH) and currency is None:
+        return f"{plain:,f}"
+    return format_value(plain, unit, currency)
+
+
+def read_figure(
+    value: Decimal,
+    claim: ValueClaim,
+    needed: Unit,
+    plausible: PlausibleRange | None,
+    name: str,
+    currency: str | None = None,
+) -> tuple[Decimal, tuple[str, ...]]:
+    """The number in the unit the formula needs, refused when it is implausible and not confirmed.
+
+    A bare number is read in the needed unit; one outside the plausible range is refused with both
+    readings, because a fraction typed where a percent belongs (0.76 for 76 %) is the commonest
+    silent error. A stated unit is converted and recorded; a stated, confirmed outlier is kept
+    with a warning.
+    """
+    field = f"inputs.{name}"
+    notes: list[str] = []
+    stated = claim.unit
+    if stated is not None and stated is not needed:
+        factor = _CONVERSIONS.get((stated, needed))
+        if factor is None:
+            raise KpiError(
+                ErrorCode.INPUT_BINDING_MISMATCH,
+                f"input {name!r} is stated in {stated.value} but the formula needs {unit_text(needed)}",
+                field=f"{field}.unit",
+                details={"input": name, "axis": "unit", "required": needed.value, "given": stated.value},
+            )
+        converted = value * factor
+        notes.append(f"input {name}: given as {value} ({stated.value}), read as {_shown(converted, needed)}")
+        value = converted
+    if plausible is None or plausible.contains(value):
+        return value, tuple(notes)
+    shown = _shown(value, needed, currency)
+    limits = plausible_text(plausible, needed)
+    if stated is not None and claim.confirm:
+        notes.append(
+            f"input {name}: {shown} is outside the plausible range ({limits}); kept because the caller confirmed it"
+        )
+        return value, tuple(notes)
+    details: dict[str, object] = {"input": name, "given": str(value), "plausible": limits, "unit": needed.value}
+    if stated is None:
+        message = f"input {name!r}: {value} would be read as {shown}, outside the plausible range ({limits})."
+        alternative = value * 100 if needed is Unit.PERCENT else None
+        if alternative is not None and plausible.contains(alternative):
+            message += (
+                f' Did you mean {format_value(alternative.normalize(), needed, None)}? Send "{alternative.normalize():f}%" '
+                f'or {{"value": {value}, "unit": "ratio"}}.'
+            )
+            details["did_you_mean"] = f"{alternative.normalize():f}"
+        message += f' If {shown} is true, send {{"value": {value}, "unit": "{needed.value}", "confirm": true}}.'
+    else:
+        message = (
+            f"input {name!r}: {shown} is outside the plausible range ({limits}); if it is true, "
+            'add "confirm": true to the input.'
+        )
+    raise KpiError(ErrorCode.IMPLAUSIBLE_VALUE, message, field=field, details=details)
 
 
 def _check_when(

@@ -1,27 +1,52 @@
-"""lookup_kpi: what a KPI means, under which rules, and what to read it with."""
+"""lookup_kpi: what a KPI means, under which rules, and what to read it with.
+
+An assistant pays for every character it reads, so the default answer is a card: what a
+model needs to pick a KPI and use it (definition, binding in one line, unit and scale,
+formula and inputs, benchmark, must-pair ids, the main pitfall). `detail="full"` adds the
+whole governance record. An exact id or alias answers with one card and names its
+look-alikes by id only; a family name ("ACV") answers with its members' cards; `limit`
+always holds.
+"""
 
 from __future__ import annotations
+
+from enum import StrEnum
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from kpi_context.ontology.binding import Binding
 from kpi_context.ontology.model import (
-    DEFAULT_VARIANT_ID,
-    Benchmark,
     DecisionToLock,
     DefinitionSource,
     Domain,
     DriftRisk,
     Expression,
-    FieldType,
     KpiDefinition,
     Production,
     Stage,
     Tier,
 )
-from kpi_context.ontology.search import MatchField, SearchError, describe_binding
+from kpi_context.ontology.search import GOOD_MATCH_SCORE, MAX_LIMIT, SearchError, SearchHit
+from kpi_context.tools.binder import benchmark_quartiles
 from kpi_context.tools.context import ToolContext
+from kpi_context.tools.describe import (
+    InputCard,
+    binding_line,
+    direction_text,
+    input_cards,
+    plausible_text,
+    short_unit,
+)
 from kpi_context.tools.errors import ErrorCode, KpiError
+
+MAX_SUGGESTIONS = 5
+
+
+class Detail(StrEnum):
+    CARD = "card"
+    """What a model needs to choose and use the KPI."""
+    FULL = "full"
+    """The card plus the whole governance record (decisions, drift traps, sources, variants' bindings)."""
 
 
 class CatalogRef(BaseModel):
@@ -33,10 +58,27 @@ class CatalogRef(BaseModel):
     content_hash: str
 
 
-class VariantCard(BaseModel):
+class VariantRef(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
-    id: str = Field(description="Pass as `variant` to compute_kpi; 'default' is the KPI's default rules.")
+    id: str = Field(description="Pass as `variant` to compute_kpi.")
+    label: str
+
+
+class BenchmarkCard(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    quartiles: str = Field(description="p25, median and p75 with their unit.")
+    source: str
+    measured_under: str = Field(
+        default="default", description="The variant whose rules the benchmark was measured under."
+    )
+
+
+class VariantDetail(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    id: str
     label: str
     description: str
     binding: Binding
@@ -44,12 +86,27 @@ class VariantCard(BaseModel):
     when_to_use: str | None = None
 
 
-class FormulaCard(BaseModel):
+class FullDetail(BaseModel):
+    """The governance record behind a card (detail="full")."""
+
     model_config = ConfigDict(frozen=True, extra="forbid")
 
-    in_words: str
-    expression: str | None = Field(description="The machine formula compute_kpi evaluates; null for primary KPIs.")
-    input_names: list[str] = Field(description="Keys compute_kpi expects in `inputs`.")
+    description: str
+    production: Production
+    aliases: list[str]
+    binding: Binding
+    direction_reason: str | None
+    formula_in_words: str
+    variants: list[VariantDetail] = Field(description="The default rules first, then each governed variant.")
+    source: DefinitionSource = Field(description="Who defined it; tier 'published' cites an outside source.")
+    why_it_matters: str
+    interpretation_guidance: str
+    narrative_guidance: str | None
+    pitfalls: list[str]
+    drift_traps: list[str]
+    decisions_to_lock: list[DecisionToLock]
+    related_kpi_ids: list[str]
+    drift_risk: DriftRisk | None
 
 
 class KpiCard(BaseModel):
@@ -57,100 +114,123 @@ class KpiCard(BaseModel):
 
     id: str
     label: str
-    domain: Domain
-    family: str | None
-    aliases: list[str]
-    description: str
-    field_type: FieldType
-    production: Production
-    binding: Binding
-    binding_summary: str
-    distinguishing: str | None = Field(description="What sets this KPI apart from look-alikes of its family.")
-    variants: list[VariantCard] = Field(description="The default rules first, then each governed variant.")
-    formula: FormulaCard
-    benchmark: Benchmark | None
-    source: DefinitionSource
-    tier: Tier
-    why_it_matters: str
-    interpretation_guidance: str
-    narrative_guidance: str | None
-    pitfalls: list[str]
-    drift_traps: list[str]
-    decisions_to_lock: list[DecisionToLock]
-    must_pair_with: list[str]
-    related_kpi_ids: list[str]
-    drift_risk: DriftRisk | None
-    score: int
-    matched_on: MatchField
+    definition: str = Field(description="One sentence.")
+    rules: str = Field(description="The default binding in one line: grain, inclusion, annualization, time, date.")
+    distinguishing: str | None = Field(
+        default=None, description="What sets it apart from look-alikes of its family (e.g. the other ACVs)."
+    )
+    unit: str
+    direction: str | None = None
+    plausible: str | None = Field(
+        default=None, description="Where true values lie (not shown for money); bare numbers outside are refused."
+    )
+    formula: str | None = Field(default=None, description="What compute_kpi evaluates; null for a reported figure.")
+    inputs: list[InputCard] = Field(default_factory=list)
+    variants: list[VariantRef] = Field(default_factory=list, description="Governed alternatives to the default.")
+    ledger: bool = Field(default=False, description="True when compute_kpi can compute it from a contract ledger.")
+    benchmark: BenchmarkCard | None = None
+    must_pair_with: list[str] = Field(default_factory=list)
+    pitfall: str | None = Field(default=None, description="The most important way this KPI is misused.")
+    full: FullDetail | None = None
+
+
+class FamilyMember(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    id: str
+    distinguishing: str
 
 
 class LookupResult(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     query: str
-    exact: bool = Field(description="True when the query named exactly one KPI (the first match).")
-    family: str | None = Field(description="The KPI family the query names (e.g. 'acv'), if any.")
+    exact: bool = Field(description="True only when the query named exactly one KPI.")
+    family: str | None = Field(default=None, description="The KPI family the query names (e.g. 'acv'), if any.")
     matches: list[KpiCard]
+    look_alikes: list[FamilyMember] = Field(
+        default_factory=list, description="Other members of the matched KPI's family: look them up to compare rules."
+    )
+    more: int = Field(default=0, description="Further matches left out by `limit`.")
     catalog: CatalogRef
 
 
-def _formula_of(expression: Expression | None) -> str | None:
+def card(ctx: ToolContext, kpi: KpiDefinition, *, detail: Detail = Detail.CARD, family_hit: bool = False) -> KpiCard:
+    """The card of one KPI; `family_hit` adds what distinguishes it from its look-alikes."""
+    expression = kpi.expression
+    benchmark = kpi.benchmark
+    return KpiCard(
+        id=kpi.id,
+        label=kpi.label,
+        definition=_first_sentence(kpi.description),
+        rules=binding_line(kpi.binding),
+        distinguishing=kpi.variant_label if family_hit and kpi.family else None,
+        unit=short_unit(kpi.binding.unit),
+        direction=direction_text(kpi),
+        plausible=None if kpi.binding.currency_required else plausible_text(kpi.plausible_range, kpi.binding.unit),
+        formula=None if expression is None else expression.formula,
+        inputs=input_cards(ctx.catalog, kpi),
+        variants=[VariantRef(id=v.id, label=v.label) for v in kpi.variants],
+        ledger=kpi.id in ctx.ledger_kpis,
+        benchmark=None
+        if benchmark is None
+        else BenchmarkCard(
+            quartiles=benchmark_quartiles(benchmark, kpi.binding.unit),
+            source=f"{benchmark.source_name}, {benchmark.source_year}",
+            measured_under=benchmark.variant or "default",
+        ),
+        must_pair_with=list(kpi.must_pair_with),
+        pitfall=kpi.pitfalls[0] if kpi.pitfalls else None,
+        full=_full(kpi) if detail is Detail.FULL else None,
+    )
+
+
+def _first_sentence(text: str) -> str:
+    end = text.find(". ")
+    return text if end < 0 else text[: end + 1]
+
+
+def _formula(expression: Expression | None) -> str | None:
     return None if expression is None else expression.formula
 
 
-def _card(kpi: KpiDefinition, score: int, matched_on: MatchField, distinguishing: str | None) -> KpiCard:
+def _full(kpi: KpiDefinition) -> FullDetail:
     expression = kpi.expression
+    default = VariantDetail(
+        id="default",
+        label=kpi.variant_label,
+        description="The catalog's default rules for this KPI.",
+        binding=kpi.binding,
+        formula=_formula(expression),
+    )
     variants = [
-        VariantCard(
-            id=DEFAULT_VARIANT_ID,
-            label=kpi.variant_label,
-            description="The catalog's default rules for this KPI.",
-            binding=kpi.binding,
-            formula=None if expression is None else expression.formula,
-        )
-    ] + [
-        VariantCard(
+        VariantDetail(
             id=v.id,
             label=v.label,
             description=v.description,
             binding=v.binding,
-            formula=_formula_of(v.expression or expression),
+            formula=_formula(kpi.expression_for(v.id)),
             when_to_use=v.when_to_use,
         )
         for v in kpi.variants
     ]
-    return KpiCard(
-        id=kpi.id,
-        label=kpi.label,
-        domain=kpi.domain,
-        family=kpi.family,
-        aliases=list(kpi.aliases),
+    return FullDetail(
         description=kpi.description,
-        field_type=kpi.field_type,
         production=kpi.production,
+        aliases=list(kpi.aliases),
         binding=kpi.binding,
-        binding_summary=describe_binding(kpi.binding),
-        distinguishing=distinguishing,
-        variants=variants,
-        formula=FormulaCard(
-            in_words=kpi.formula,
-            expression=None if expression is None else expression.formula,
-            input_names=[kpi.id] if expression is None else [i.name for i in expression.inputs],
-        ),
-        benchmark=kpi.benchmark,
+        direction_reason=direction_text(kpi, with_reason=True),
+        formula_in_words=kpi.formula,
+        variants=[default, *variants],
         source=kpi.definition_source,
-        tier=kpi.definition_source.tier,
         why_it_matters=kpi.why_it_matters,
         interpretation_guidance=kpi.interpretation_guidance,
         narrative_guidance=kpi.narrative_guidance,
         pitfalls=list(kpi.pitfalls),
         drift_traps=list(kpi.drift_traps),
         decisions_to_lock=list(kpi.decisions_to_lock),
-        must_pair_with=list(kpi.must_pair_with),
         related_kpi_ids=list(kpi.related_kpi_ids),
         drift_risk=kpi.drift_risk,
-        score=score,
-        matched_on=matched_on,
     )
 
 
@@ -162,30 +242,58 @@ def lookup_kpi(
     stage: Stage | None = None,
     tier: Tier | None = None,
     limit: int = 5,
+    detail: Detail = Detail.CARD,
 ) -> LookupResult:
     try:
-        result = ctx.index.search(query, domain=domain, stage=stage, tier=tier, limit=limit)
+        # Ranked deep enough to say how many good matches `limit` leaves out.
+        result = ctx.index.search(query, domain=domain, stage=stage, tier=tier, limit=MAX_LIMIT)
     except SearchError as exc:
         raise KpiError(
             ErrorCode.INVALID_ARGUMENT, f"{exc.message}: name a KPI, an alias or a topic", field=exc.field
         ) from None
-    if result.no_good_match or not result.hits:
-        suggestions = [{"id": h.kpi_id, "label": h.label, "score": h.score} for h in result.hits]
+    hits = [h for h in result.hits if h.kpi_id in ctx.catalog.kpis]
+    if result.no_good_match or not hits:
+        suggestions = [{"id": h.kpi_id, "label": h.label} for h in hits[:MAX_SUGGESTIONS]]
         raise KpiError(
             ErrorCode.NOT_FOUND,
-            f"no KPI matches {query!r} well; closest: {', '.join(h.kpi_id for h in result.hits) or 'none'}",
+            f"no KPI matches {query!r}; closest: {', '.join(h.kpi_id for h in hits[:MAX_SUGGESTIONS]) or 'none'}",
             field="query",
             details={"suggestions": suggestions},
         )
-    cards = [
-        _card(ctx.catalog.kpis[h.kpi_id], h.score, h.matched_on, h.distinguishing)
-        for h in result.hits
-        if h.kpi_id in ctx.catalog.kpis
-    ]
+    catalog = CatalogRef(version=ctx.catalog.version, content_hash=ctx.catalog.content_hash)
+    if result.exact and result.resolved_id is not None:
+        return _exact(ctx, query, result.resolved_id, hits, detail, catalog)
+    # Weak hits (similar letters, no shared word) are suggestions in a not_found, never cards beside good ones.
+    good = [h for h in hits if h.score >= GOOD_MATCH_SCORE]
+    chosen = good[:limit]
     return LookupResult(
         query=query,
-        exact=result.exact,
+        exact=False,
         family=result.family,
-        matches=cards,
-        catalog=CatalogRef(version=ctx.catalog.version, content_hash=ctx.catalog.content_hash),
+        matches=[card(ctx, ctx.catalog.kpis[h.kpi_id], detail=detail, family_hit=h.family is not None) for h in chosen],
+        more=len(good) - len(chosen),
+        catalog=catalog,
+    )
+
+
+def _exact(
+    ctx: ToolContext, query: str, kpi_id: str, hits: list[SearchHit], detail: Detail, catalog: CatalogRef
+) -> LookupResult:
+    """One card for the KPI named; its family's other members by id and distinguishing phrase only."""
+    kpi = ctx.catalog.kpis[kpi_id]
+    look_alikes = []
+    if kpi.family is not None:
+        look_alikes = [
+            FamilyMember(id=other.id, distinguishing=other.variant_label)
+            for other in ctx.index.kpis
+            if other.family == kpi.family and other.id != kpi.id
+        ]
+    del hits  # the ranking beyond the exact match is not shown: the query named one KPI
+    return LookupResult(
+        query=query,
+        exact=True,
+        family=kpi.family if look_alikes else None,
+        matches=[card(ctx, kpi, detail=detail, family_hit=bool(look_alikes))],
+        look_alikes=look_alikes,
+        catalog=catalog,
     )

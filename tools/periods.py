@@ -41,6 +41,8 @@ class Period(BaseModel):
             return f"Q{(self.start.month - 1) // 3 + 1} {self.start.year}"
         if months == 1:
             return f"{calendar.month_abbr[self.start.month]} {self.start.year}"
+        if months is not None:
+            return f"{months} months to {calendar.month_abbr[self.end.month]} {self.end.year}"
         return f"{self.start.isoformat()} to {self.end.isoformat()}"
 
     def shifted(self, months: int) -> Period:
@@ -63,9 +65,10 @@ def _month_end(year: int, month: int) -> date:
     return date(year, month, calendar.monthrange(year, month)[1])
 
 
-_QUARTER = re.compile(r"^(\d{4})-?Q([1-4])$", re.IGNORECASE)
-_MONTH = re.compile(r"^(\d{4})-(\d{2})$")
-_YEAR = re.compile(r"^(?:FY)?(\d{4})$", re.IGNORECASE)
+# ASCII digits only: Unicode `\d` would read "٢٠٢٦-Q3" as a year.
+_QUARTER = re.compile(r"^([0-9]{4})-?Q([1-4])$", re.IGNORECASE)
+_MONTH = re.compile(r"^([0-9]{4})-([0-9]{2})$")
+_YEAR = re.compile(r"^([0-9]{4})$")
 
 
 def parse_period(text: str, *, field: str = "period") -> Period:

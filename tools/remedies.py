@@ -10,7 +10,8 @@ from kpi_context.ontology.catalog import Catalog
 from kpi_context.ontology.model import DEFAULT_VARIANT_ID, KpiDefinition
 from kpi_context.tools.values import BoundValue
 
-MAX_REMEDIES = 6
+MAX_REMEDIES = 3
+"""Enough to act on; a model given more reads them all and gains little."""
 
 
 class RemedyAction(StrEnum):
@@ -34,37 +35,28 @@ def _input_kpis(kpi: KpiDefinition) -> set[str]:
 
 
 def _derivations(catalog: Catalog, target: BoundValue, source: BoundValue) -> list[Remedy]:
-    """KPIs built from `source`'s KPI that belong with `target` (same family or same binding)."""
-    target_kpi = catalog.get(target.kpi)
-    found = []
-    for kpi in catalog:
-        if kpi.id in (target.kpi, source.kpi) or source.kpi not in _input_kpis(kpi):
-            continue
-        same_binding = kpi.binding == target.binding
-        same_family = target_kpi is not None and kpi.family is not None and kpi.family == target_kpi.family
-        if not (same_binding or same_family):
-            continue
-        formula = kpi.expression.formula if kpi.expression else "see lookup_kpi"
-        then = (
-            f"then compare it directly with {target.kpi}"
-            if same_binding
-            else f"then compare it with {kpi.id} for another period; it is {kpi.binding.grain.describe()}, "
-            f"which is still not the same as {target.kpi} ({target.binding.grain.describe()})"
+    """Compute `target`'s own KPI from `source`'s KPI, so that the comparison is of one KPI with itself.
+
+    Only a value of the same KPI can be compared (identity is an axis), so the one derivation that
+    helps is the one that produces the other side's KPI.
+    """
+    kpi = catalog.get(target.kpi)
+    if kpi is None or kpi.expression is None or source.kpi not in _input_kpis(kpi):
+        return []
+    return [
+        Remedy(
+            action=RemedyAction.DERIVE,
+            kpis=[kpi.id, *sorted(_input_kpis(kpi))],
+            explanation=f"Compute {kpi.id} ({kpi.variant_label}) for the same period as {kpi.expression.formula}, "
+            f"using the {source.kpi} value; then compare it with the other {kpi.id} value.",
         )
-        found.append(
-            Remedy(
-                action=RemedyAction.DERIVE,
-                kpis=[kpi.id, *sorted(_input_kpis(kpi))],
-                explanation=f"Compute {kpi.id} ({kpi.variant_label}) from {source.kpi} as {formula}; {then}.",
-            )
-        )
-    return found
+    ]
 
 
 def _variant_switches(catalog: Catalog, value: BoundValue, other: BoundValue) -> list[Remedy]:
     kpi = catalog.get(value.kpi)
-    if kpi is None:
-        return []
+    if kpi is None or value.kpi != other.kpi:
+        return []  # another KPI's rules do not make a value of this KPI comparable with it
     options = {DEFAULT_VARIANT_ID: kpi.binding, **{v.id: v.binding for v in kpi.variants}}
     return [
         Remedy(
@@ -84,8 +76,7 @@ def _trend(value: BoundValue) -> Remedy:
         action=RemedyAction.TREND,
         kpis=[value.kpi],
         variant=value.variant,
-        explanation=f"Compare {value.kpi} (variant '{value.variant}') with its own value for another period of the "
-        "same length; same KPI and rules over time is a trend the server will compute.",
+        explanation=f"Compare {value.kpi} with its own value for another period of the same length (a trend).",
     )
 
 
@@ -93,7 +84,9 @@ def remedies_for(catalog: Catalog, left: BoundValue, right: BoundValue | None) -
     remedies: list[Remedy] = []
     if right is not None:
         remedies += _variant_switches(catalog, left, right) + _variant_switches(catalog, right, left)
-        remedies += _derivations(catalog, left, right) + _derivations(catalog, right, left)
+        if right.kpi != left.kpi:
+            # Deriving another KPI helps only when the two values are of different KPIs.
+            remedies += _derivations(catalog, left, right) + _derivations(catalog, right, left)
     remedies.append(_trend(left))
     if right is not None and right.kpi != left.kpi:
         remedies.append(_trend(right))

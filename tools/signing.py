@@ -1,7 +1,8 @@
 """Signing bound values, so the server can tell its own values from ones typed by a caller.
 
 The signature covers exactly what makes a value mean something: the KPI and variant,
-the number, its unit and currency, its period or date, its binding and its status.
+the number, its unit and currency, its period or date, its binding, the governed ledger
+options it was computed under (`basis`) and its status.
 Labels, warnings and input lists are explanations and are not covered.
 """
 
@@ -11,6 +12,7 @@ import hashlib
 import hmac
 import json
 import secrets
+from collections.abc import Mapping
 from datetime import date
 from decimal import Decimal
 from typing import Any
@@ -30,6 +32,7 @@ def signed_payload(
     as_of: date | None,
     binding: Binding,
     status: str,
+    basis: Mapping[str, str] | None = None,
 ) -> bytes:
     """Canonical bytes of the meaning-bearing fields."""
     document: dict[str, Any] = {
@@ -43,6 +46,7 @@ def signed_payload(
         "as_of": None if as_of is None else as_of.isoformat(),
         "binding": binding.model_dump(mode="json"),
         "status": status,
+        "basis": dict(sorted((basis or {}).items())),
     }
     return json.dumps(document, sort_keys=True, separators=(",", ":")).encode()
 

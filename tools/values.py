@@ -29,7 +29,8 @@ from kpi_context.ontology.binding import (
 from kpi_context.tools.periods import Period
 
 CurrencyCode = Annotated[str, StringConstraints(pattern=r"^[A-Z]{3}$")]
-DecimalString = Annotated[str, StringConstraints(pattern=r"^-?\d{1,30}(\.\d{1,18})?$")]
+# ASCII digits only: Unicode `\d` would read "١٠٠٠" as 1,000.
+DecimalString = Annotated[str, StringConstraints(pattern=r"^-?[0-9]{1,30}(\.[0-9]{1,18})?$")]
 Number = StrictInt | StrictFloat
 """A JSON number. Strings such as "12" are refused rather than coerced."""
 
@@ -45,8 +46,11 @@ class ValueStatus(StrEnum):
 
 class BenchmarkBand(StrEnum):
     BELOW_P25 = "below_p25"
+    AT_P25 = "at_p25"
     P25_TO_MEDIAN = "p25_to_median"
+    AT_MEDIAN = "at_median"
     MEDIAN_TO_P75 = "median_to_p75"
+    AT_P75 = "at_p75"
     ABOVE_P75 = "above_p75"
 
 
@@ -54,11 +58,10 @@ class BenchmarkPosition(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     band: BenchmarkBand
-    reading: str = Field(description="The band in words, taking higher-is-better into account.")
+    reading: str = Field(description="The band in words, with the quartiles, their unit and the direction.")
     p25: Decimal
     median: Decimal
     p75: Decimal
-    higher_is_better: bool
     source: str
 
 
@@ -73,12 +76,16 @@ class Provenance(BaseModel):
 
 
 class InputUse(BaseModel):
-    """One input a computation used, itself bound."""
+    """One input a computation used, by reference: its own bound value is not repeated."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     name: str
-    value: BoundValue
+    kpi: str = Field(description="The KPI the input is a value of ('<kpi>#<name>' for a raw figure).")
+    value: Decimal | None
+    label: str
+    value_id: str | None = Field(default=None, description="The input's own value id, when it had one.")
+    status: ValueStatus
 
 
 class Component(BaseModel):
@@ -100,9 +107,13 @@ class LedgerTrace(BaseModel):
     rows_read: int
     rows_used: int
     rows_rejected: int
-    rejections: list[dict[str, object]] = Field(default_factory=list)
-    contributing: dict[str, object] = Field(default_factory=dict)
-    options: dict[str, str] = Field(default_factory=dict)
+    rejections: list[dict[str, object]] = Field(
+        default_factory=list, description="The first few rejected rows with row number and reason."
+    )
+    contributing: dict[str, object] = Field(
+        default_factory=dict,
+        description="Counts of contributing accounts and contracts (ids only if the operator allows).",
+    )
 
 
 class BoundValue(BaseModel):
@@ -119,6 +130,10 @@ class BoundValue(BaseModel):
     period: Period | None = None
     as_of: date | None = None
     binding: Binding
+    basis: dict[str, str] = Field(
+        default_factory=dict,
+        description="Governed ledger options the value was computed under (its own, or passed on by its inputs).",
+    )
     status: ValueStatus
     formula: str | None = None
     inputs: list[InputUse] = Field(default_factory=list)
@@ -127,6 +142,9 @@ class BoundValue(BaseModel):
     warnings: list[str] = Field(default_factory=list)
     benchmark_position: BenchmarkPosition | None = None
     label: str = Field(description="One governed line to quote verbatim in a board narrative.")
+    rounding: str | None = Field(
+        default=None, description="The bound rounding rule: computed exactly, rounded once, half-even, to this step."
+    )
     provenance: Provenance | None = Field(
         description="Present on values this server produced; absent on asserted (caller-typed) values."
     )
@@ -166,11 +184,18 @@ class ValueClaim(BaseModel):
     value: Number | DecimalString | None = Field(description="The number (or an exact decimal string).")
     kpi: str | None = Field(default=None, description="KPI id the value is for.")
     variant: str | None = None
-    unit: Unit | None = None
+    unit: Unit | None = Field(
+        default=None,
+        description="The unit the number is stated in; 'ratio' for a fraction (0.76) where a percent is needed.",
+    )
+    confirm: bool | None = Field(
+        default=None, description="true to accept a figure outside the KPI's plausible range that you know is true."
+    )
     currency: CurrencyCode | None = None
     period: Period | None = None
     as_of: date | None = None
     binding: BindingClaim | None = None
+    basis: dict[str, str] | None = None
     status: ValueStatus | None = None
     provenance: Provenance | None = None
     # Carried along when a caller passes a bound value back verbatim; not trusted, not used.
@@ -182,6 +207,4 @@ class ValueClaim(BaseModel):
     warnings: list[str] | None = None
     benchmark_position: dict[str, object] | None = None
     label: str | None = None
-
-
-InputUse.model_rebuild()
+    rounding: str | None = None

@@ -12,6 +12,9 @@ from decimal import Decimal
 from typing import Any
 
 from mcp import Client
+from mcp.types import CallToolResult, TextContent
+
+from tests.support.results import outcome
 
 ClientFactory = Callable[[], AbstractAsyncContextManager[Client]]
 
@@ -39,9 +42,7 @@ SEATS = [
 
 
 async def compute(client: Client, arguments: dict[str, Any], **kwargs: Any) -> tuple[bool, dict[str, Any]]:
-    result = await client.call_tool("compute_kpi", arguments, **kwargs)
-    assert result.structured_content is not None, result.content
-    return bool(result.is_error), result.structured_content
+    return outcome(await client.call_tool("compute_kpi", arguments, **kwargs))
 
 
 async def test_arr_from_inline_rows_counts_the_co_termed_change_at_run_rate(connect: ClientFactory) -> None:
@@ -139,3 +140,70 @@ async def test_inputs_and_a_ledger_together_are_refused(connect: ClientFactory) 
         )
     assert is_error
     assert (payload["error"]["code"], payload["error"]["field"]) == ("invalid_argument", "ledger")
+
+
+# --- what a model reads: bounded answers over every transport ------------------------------------
+
+SAMPLE_ROWS = 1_066
+"""data/sample_ledger.csv: 1,067 lines, one of them the header."""
+ARR_RESULT_BUDGET = 1_500
+REFUSAL_BUDGET = 2_000
+
+
+def text_of(result: CallToolResult) -> str:
+    [block] = result.content
+    assert isinstance(block, TextContent)
+    return block.text
+
+
+async def test_a_ledger_arr_result_stays_within_its_budget(connect: ClientFactory) -> None:
+    async with connect() as client:
+        result = await client.call_tool("compute_kpi", {"kpi": "sales.arr", "ledger": "sample", "as_of": "2026-09-30"})
+    is_error, value = outcome(result)
+    assert not is_error, value
+    assert len(text_of(result)) <= ARR_RESULT_BUDGET
+    assert (value["ledger"]["rows_read"], value["ledger"]["rows_used"]) == (SAMPLE_ROWS, SAMPLE_ROWS)
+    # Rows used + rejected = rows read, so no rejection is listed, and no account id without --trace-ids.
+    assert "rejections" not in value["ledger"]
+    assert set(value["ledger"]["contributing"]) <= {"accounts", "contracts"}
+    # The value states every governed option ARR takes (the catalog's defaults here).
+    assert list(value["basis"]) == [
+        "recurring_inclusion",
+        "annualization",
+        "short_terms",
+        "day_count",
+        "discounts",
+        "live_basis",
+        "co_term",
+        "churn_timing",
+    ]
+    assert value["basis"]["churn_timing"] == "end_of_paid_period"
+    assert value["rounding"] == "exact, then half-even to 0.01 USD"
+
+
+async def test_new_logo_acv_against_blended_acv_is_refused_in_a_short_text_without_structured_content(
+    connect: ClientFactory,
+) -> None:
+    async with connect() as client:
+        is_error, new_logo = await compute(
+            client, {"kpi": "sales.avg_contract_value", "ledger": "sample", "period": "2026-Q3"}
+        )
+        assert not is_error, new_logo
+        is_error, blended = await compute(
+            client, {"kpi": "customers.avg_contract_value", "ledger": "sample", "as_of": "2026-09-30"}
+        )
+        assert not is_error, blended
+        result = await client.call_tool("compare_metrics", {"left": new_logo, "right": blended})
+    assert result.is_error
+    assert result.structured_content is None
+    assert len(text_of(result)) <= REFUSAL_BUDGET
+    _, payload = outcome(result)
+    error = payload["error"]
+    assert (error["code"], error["comparable"]) == ("unsafe_comparison", False)
+    assert error["message"].startswith("Refused, not comparable: kpi differs")
+    axes = [m["axis"] for m in error["mismatches"]]
+    # New-logo ACV: per new customer, new logos of the period, TCV ÷ term, a flow dated by signature.
+    # Blended ACV: per account, all active, contract year in force, a balance dated by go-live.
+    assert axes == ["kpi", "grain.level", "grain.population", "annualization", "time_basis", "date_basis"]
+    assert 1 <= len(error["remedies"]) <= 3
+    assert not {"difference", "ratio", "percent_change"} & set(error)

@@ -11,6 +11,7 @@ from mcp.shared.exceptions import MCPError
 from mcp.types import TextContent, TextResourceContents
 
 from kpi_context.ontology.catalog import Catalog
+from kpi_context.ontology.ledger_options import LEDGER_KPI_OPTIONS, OptionKey
 from kpi_context.server.app import build_server
 from kpi_context.tools.context import ToolContext
 
@@ -35,9 +36,11 @@ async def test_the_catalog_index_has_version_hash_and_every_kpi(client: Client, 
     assert index["version"] == catalog.version == catalog.manifest.version
     assert index["content_hash"] == catalog.content_hash
     assert index["content_hash"].startswith("sha256:")
-    # The bundled catalog: 164 reference ids plus 9 added ids = 173 KPIs.
-    assert len(index["kpis"]) == 173
-    assert len({k["id"] for k in index["kpis"]}) == 173
+    # The bundled catalog 1.1.0: 164 reference ids, 9 ids added in 1.0.0, and finance.burn_multiple and
+    # finance.ebitda_margin added in 1.1.0: 164 + 9 + 2 = 175 KPIs.
+    assert len(index["kpis"]) == 175
+    assert len({k["id"] for k in index["kpis"]}) == 175
+    assert {"finance.burn_multiple", "finance.ebitda_margin"} <= {k["id"] for k in index["kpis"]}
 
 
 async def test_each_catalog_entry_points_at_its_definition_uri(client: Client) -> None:
@@ -76,7 +79,44 @@ async def test_the_definition_template_is_listed(client: Client) -> None:
         templates = await client.list_resource_templates()
         resources = await client.list_resources()
     assert [t.uri_template for t in templates.resource_templates] == ["kpi://{domain}/{slug}"]
-    assert [str(r.uri) for r in resources.resources] == ["kpi://catalog"]
+    assert sorted(str(r.uri) for r in resources.resources) == ["kpi://catalog", "kpi://ledger-format"]
+
+
+REQUIRED_LEDGER_COLUMNS = [
+    "contract_id",
+    "account_id",
+    "charge_type",
+    "amount",
+    "amount_period",
+    "start_date",
+    "end_date",
+    "signed_date",
+    "currency",
+    "change_type",
+]
+
+
+async def test_the_ledger_format_lists_the_required_columns_and_describes_every_column(client: Client) -> None:
+    layout = await read_json(client, "kpi://ledger-format")
+    assert layout["required"] == REQUIRED_LEDGER_COLUMNS
+    # Every required column is described, and so are the optional ones the validator reads.
+    assert set(REQUIRED_LEDGER_COLUMNS) <= set(layout["columns"])
+    assert {"line_id", "product", "list_amount", "go_live_date"} <= set(layout["columns"])
+    assert layout["columns"]["change_type"] == "new · renewal · expansion · contraction · cancellation"
+
+
+async def test_the_ledger_format_lists_each_ledger_kpis_basis_option_keys(client: Client) -> None:
+    layout = await read_json(client, "kpi://ledger-format")
+    assert set(layout["kpis"]) == set(LEDGER_KPI_OPTIONS)
+    for kpi, spec in LEDGER_KPI_OPTIONS.items():
+        assert layout["kpis"][kpi] == [key.value for key in OptionKey if key in spec.keys], kpi
+    money = ["recurring_inclusion", "annualization", "short_terms", "day_count", "discounts", "live_basis", "co_term"]
+    # ARR-like values also take churn timing; GRR adds its cap; counts of customers take no money options;
+    # new-logo ACV is a signed flow, so it has no cancellation timing.
+    assert layout["kpis"]["sales.arr"] == [*money, "churn_timing"]
+    assert layout["kpis"]["customers.gross_revenue_retention"] == [*money, "churn_timing", "grr_cap"]
+    assert layout["kpis"]["customers.total_customers"] == ["recurring_inclusion", "live_basis", "churn_timing"]
+    assert layout["kpis"]["sales.avg_contract_value"] == money
 
 
 async def prompt_text(client: Client, arguments: dict[str, str]) -> str:

@@ -3,8 +3,14 @@
 from __future__ import annotations
 
 import json
+import re
+from typing import Any
 
+from kpi_context.ontology.catalog import Catalog
+from kpi_context.ontology.ledger_options import OptionKey
 from kpi_context.server.surface import SNAPSHOT_PATH, live_surface, render
+from kpi_context.tools.errors import ErrorCode
+from tests.server.conftest import memory_client
 
 
 async def test_the_live_tool_surface_matches_the_committed_snapshot() -> None:
@@ -28,8 +34,87 @@ async def test_every_tool_is_read_only_with_input_and_output_schemas() -> None:
 async def test_lookup_parameters_keep_the_names_the_user_fixed() -> None:
     surface = json.loads(render(await live_surface()))
     tools = {tool["name"]: tool for tool in surface["tools"]}
-    assert set(tools["lookup_kpi"]["inputSchema"]["properties"]) == {"query", "domain", "stage", "tier", "limit"}
+    assert set(tools["lookup_kpi"]["inputSchema"]["properties"]) == {
+        "query",
+        "domain",
+        "stage",
+        "tier",
+        "limit",
+        "detail",
+    }
     assert {"kpi", "inputs", "variant", "period", "as_of", "currency", "basis"} <= set(
         tools["compute_kpi"]["inputSchema"]["properties"]
     )
     assert set(tools["compare_metrics"]["inputSchema"]["properties"]) == {"left", "right"}
+
+
+async def published_tools() -> dict[str, dict[str, Any]]:
+    surface = json.loads(render(await live_surface()))
+    return {tool["name"]: tool for tool in surface["tools"]}
+
+
+def enum_of(schema: dict[str, Any]) -> set[Any]:
+    """The allowed values of a published (possibly nullable) enum property."""
+    return set(schema["enum"]) - {None}
+
+
+async def test_compute_publishes_every_basis_key_with_its_allowed_values() -> None:
+    tools = await published_tools()
+    basis = tools["compute_kpi"]["inputSchema"]["properties"]["basis"]
+    [options] = [branch for branch in basis["anyOf"] if branch.get("type") == "object"]
+    # Unknown keys are not allowed, and every governed option key is listed with its closed vocabulary.
+    assert options["additionalProperties"] is False
+    assert set(options["properties"]) == {key.value for key in OptionKey} | {"value_basis", "date_basis"}
+    assert enum_of(options["properties"]["churn_timing"]) == {"end_of_paid_period", "cancellation_date"}
+    assert enum_of(options["properties"]["grr_cap"]) == {"per_customer", "aggregate"}
+    for key in OptionKey:
+        assert enum_of(options["properties"][key.value]), key
+
+
+async def test_lookup_publishes_the_detail_choice_with_card_as_default() -> None:
+    tools = await published_tools()
+    detail = tools["lookup_kpi"]["inputSchema"]["properties"]["detail"]
+    assert detail["enum"] == ["card", "full"]
+    assert detail["default"] == "card"
+
+
+async def test_input_schemas_are_inlined_without_titles() -> None:
+    for tool in (await published_tools()).values():
+        text = json.dumps(tool["inputSchema"])
+        assert '"$ref"' not in text and '"$defs"' not in text
+        assert '"title"' not in text
+
+
+MODEL_TEXT_BUDGET = 9_000
+"""Characters of tool text a model reads on every conversation, for all three tools together."""
+
+
+async def test_the_three_tools_cost_a_model_at_most_9000_characters_to_read() -> None:
+    tools = await published_tools()
+
+    def model_text(tool: dict[str, Any]) -> str:
+        schema = json.dumps(tool["inputSchema"], ensure_ascii=False, separators=(",", ":"))
+        return tool["name"] + tool["title"] + tool["description"] + schema
+
+    sizes = {name: len(model_text(tool)) for name, tool in tools.items()}
+    assert sum(sizes.values()) <= MODEL_TEXT_BUDGET, sizes
+
+
+async def server_instructions(catalog: Catalog) -> str:
+    async with memory_client(catalog)() as client:
+        instructions = client.instructions
+    assert instructions is not None
+    return instructions
+
+
+async def test_the_instructions_name_every_error_code(catalog: Catalog) -> None:
+    instructions = await server_instructions(catalog)
+    # Each code as a word of its own ("not_found", not a piece of a longer name).
+    unnamed = [code.value for code in ErrorCode if not re.search(rf"\b{code.value}\b", instructions)]
+    assert unnamed == []
+
+
+async def test_the_instructions_state_the_percent_scale_and_where_the_ledger_format_is(catalog: Catalog) -> None:
+    instructions = await server_instructions(catalog)
+    assert "Percents are on the 0–100 scale" in instructions
+    assert "kpi://ledger-format" in instructions

@@ -13,10 +13,17 @@ from typing import Any
 
 import pytest
 from mcp import Client
+from mcp.types import TextContent
+
+from kpi_context.ontology.loader import load_catalog
+from tests.support.results import outcome
 
 Scenario = Callable[[Client], Awaitable[None]]
 ClientFactory = Callable[[], AbstractAsyncContextManager[Client]]
 SCENARIOS: dict[str, Scenario] = {}
+# Every transport serves the bundled catalog; its definitions are the expected values' source.
+CATALOG = load_catalog()
+ACV_FAMILY = {kpi.id for kpi in CATALOG if kpi.family == "acv"}
 
 
 def scenario(fn: Scenario) -> Scenario:
@@ -25,9 +32,7 @@ def scenario(fn: Scenario) -> Scenario:
 
 
 async def call(client: Client, tool: str, arguments: dict[str, Any]) -> tuple[bool, dict[str, Any]]:
-    result = await client.call_tool(tool, arguments)
-    assert result.structured_content is not None, result.content
-    return bool(result.is_error), result.structured_content
+    return outcome(await client.call_tool(tool, arguments))
 
 
 async def ok(client: Client, tool: str, arguments: dict[str, Any]) -> dict[str, Any]:
@@ -43,13 +48,14 @@ async def refused(client: Client, tool: str, arguments: dict[str, Any]) -> dict[
     return error
 
 
-async def acv(client: Client, new_business: int, new_customers: int, period: str) -> dict[str, Any]:
+async def acv(client: Client, contract_value: int, new_customers: int, period: str) -> dict[str, Any]:
+    """New-logo ACV = new_logo_contract_value ÷ new_customers_signed (both raw inputs of the formula)."""
     return await ok(
         client,
         "compute_kpi",
         {
             "kpi": "sales.avg_contract_value",
-            "inputs": {"sales.new_business": new_business, "sales.new_customers_added": new_customers},
+            "inputs": {"new_logo_contract_value": contract_value, "new_customers_signed": new_customers},
             "period": period,
             "currency": "USD",
         },
@@ -92,7 +98,15 @@ async def lookup_acv_returns_the_family(client: Client) -> None:
     ids = {m["id"] for m in result["matches"]}
     assert {"sales.avg_contract_value", "customers.avg_contract_value", "sales.booked_acv"} <= ids
     assert result["family"] == "acv"
-    assert all(m["distinguishing"] for m in result["matches"] if m["family"] == "acv")
+    assert result["exact"] is False
+    # A card of a family member says what sets it apart (its variant label); a KPI of no family has no such line.
+    for match in result["matches"]:
+        member = CATALOG.kpis[match["id"]]
+        if member.family is not None:
+            assert match["distinguishing"] == member.variant_label
+        else:
+            assert "distinguishing" not in match
+    assert ids >= ACV_FAMILY
 
 
 @scenario
@@ -105,7 +119,7 @@ async def lookup_unknown_term_gives_suggestions(client: Client) -> None:
 
 @scenario
 async def compute_new_logo_acv_from_new_business_and_new_customers(client: Client) -> None:
-    # 1,240,000 new-business ARR ÷ 20 new logos = 62,000 per new customer.
+    # 1,240,000 of new-logo recurring contract value ÷ 20 new logos signed = 62,000 per new customer.
     value = await acv(client, 1_240_000, 20, "2026-Q3")
     assert Decimal(value["value"]) == Decimal("62000")
     assert value["binding"]["grain"] == {
@@ -116,7 +130,12 @@ async def compute_new_logo_acv_from_new_business_and_new_customers(client: Clien
     assert value["period"] == {"start": "2026-07-01", "end": "2026-09-30"}
     assert "Q3 2026" in value["label"] and "$62,000" in value["label"]
     assert value["provenance"]["signature"]
-    assert {i["name"] for i in value["inputs"]} == {"sales.new_business", "sales.new_customers_added"}
+    # Inputs are references: name, the raw input's own id, its value and label; not whole bound values.
+    assert [(i["name"], i["kpi"], i["value"], i["status"]) for i in value["inputs"]] == [
+        ("new_logo_contract_value", "sales.avg_contract_value#new_logo_contract_value", "1240000", "reported"),
+        ("new_customers_signed", "sales.avg_contract_value#new_customers_signed", "20", "reported"),
+    ]
+    assert all(set(i) <= {"name", "kpi", "value", "label", "value_id", "status"} for i in value["inputs"])
 
 
 @scenario
@@ -189,10 +208,13 @@ async def compute_names_missing_inputs(client: Client) -> None:
     error = await refused(
         client,
         "compute_kpi",
-        {"kpi": "sales.avg_contract_value", "inputs": {"sales.new_business": 1}, "period": "2026-Q3"},
+        {"kpi": "sales.avg_contract_value", "inputs": {"new_logo_contract_value": 1}, "period": "2026-Q3"},
     )
     assert error["code"] == "missing_input"
-    assert error["details"]["missing"] == ["sales.new_customers_added"]
+    assert error["details"]["missing"] == ["new_customers_signed"]
+    assert error["details"]["described"] == {
+        "new_customers_signed": "Customers whose first contract was signed in the period."
+    }
 
 
 @scenario
@@ -223,7 +245,11 @@ async def acv_q2_against_acv_q3_is_a_trend(client: Client) -> None:
     assert result["kind"] == "trend"
     assert Decimal(result["difference"]) == Decimal("12000")
     assert Decimal(result["percent_change"]) == Decimal("24")
+    # 62,000 ÷ 50,000 = 1.24.
+    assert Decimal(result["ratio"]) == Decimal("1.24")
     assert result["direction"] == "better"
+    assert result["difference_text"] == "+$12,000"
+    assert result["summary"] == f"{q3['label']} vs {q2['label']}: +$12,000, +24% relative; better"
 
 
 @scenario
@@ -234,6 +260,11 @@ async def acv_against_its_benchmark_median(client: Client) -> None:
     assert result["kind"] == "benchmark"
     assert Decimal(result["right"]["value"]) == Decimal("62000")
     assert Decimal(result["difference"]) == Decimal("-12000")
+    assert result["difference_text"] == "-$12,000"
+    # -12,000 ÷ 62,000 × 100 = -19.354…% → -19.35; 50,000 ÷ 62,000 = 0.806… → 0.81.
+    assert Decimal(result["percent_change"]) == Decimal("-19.35")
+    assert Decimal(result["ratio"]) == Decimal("0.81")
+    assert result["direction"] == "worse"
 
 
 @scenario
@@ -243,9 +274,12 @@ async def a_tampered_value_is_marked_asserted(client: Client) -> None:
     tampered = {**q3, "value": "99000"}
     result = await ok(client, "compare_metrics", {"left": tampered, "right": q2})
     assert result["left"]["status"] == "asserted"
-    assert result["right"]["status"] == "computed"
+    # "computed" is a side's default status, so it is left out of the JSON.
+    assert "status" not in result["right"]
+    assert result["notes"] == ["left value is asserted by the caller"]
     # Asserted 99,000 against 50,000: +49,000.
     assert Decimal(result["difference"]) == Decimal("49000")
+    assert result["difference_text"] == "+$49,000"
 
 
 @scenario
@@ -276,6 +310,103 @@ async def bad_arguments_are_rejected_not_coerced(client: Client) -> None:
     assert text_number["field"].startswith("inputs")
     # The server is still healthy after the refusals.
     assert (await ok(client, "lookup_kpi", {"query": "ARR"}))["matches"]
+
+
+@scenario
+async def compare_accepts_an_alias_for_the_kpi(client: Client) -> None:
+    # NDR is an alias of customers.net_revenue_retention, a trailing-12-month rate: each value's period is
+    # its window. 110% for the 12 months to Sep 2026 against 105% a year earlier: +5 points, 5 ÷ 105 = +4.76%.
+    left = {"kpi": "NDR", "value": 110, "period": {"start": "2025-10-01", "end": "2026-09-30"}}
+    right = {
+        "kpi": "customers.net_revenue_retention",
+        "value": 105,
+        "period": {"start": "2024-10-01", "end": "2025-09-30"},
+    }
+    result = await ok(client, "compare_metrics", {"left": left, "right": right})
+    assert result["left"]["kpi"] == result["right"]["kpi"] == "customers.net_revenue_retention"
+    assert result["kind"] == "trend"
+    assert Decimal(result["difference"]) == Decimal("5")
+    assert result["difference_text"] == "+5 percentage points"
+    assert Decimal(result["percent_change"]) == Decimal("4.76")
+    assert result["direction"] == "better"
+
+
+@scenario
+async def compare_refuses_an_ambiguous_alias_with_suggestions(client: Client) -> None:
+    left = {"kpi": "ACV", "value": 62_000, "currency": "USD", "period": {"start": "2026-07-01", "end": "2026-09-30"}}
+    error = await refused(client, "compare_metrics", {"left": left, "right": {"benchmark": "median"}})
+    assert (error["code"], error["field"]) == ("not_found", "left.kpi")
+    assert set(error["details"]["suggestions"]) == ACV_FAMILY
+
+
+ACV_LOOKUP_BUDGET = 6_000
+"""Characters of the answer to lookup_kpi("ACV"): every member of the family as a compact card."""
+
+
+@scenario
+async def the_acv_family_lookup_fits_its_budget(client: Client) -> None:
+    result = await client.call_tool("lookup_kpi", {"query": "ACV"})
+    is_error, payload = outcome(result)
+    assert not is_error, payload
+    # The default limit (5) holds all five members of the family.
+    assert {m["id"] for m in payload["matches"]} == ACV_FAMILY
+    [block] = result.content
+    assert isinstance(block, TextContent)
+    assert len(block.text) <= ACV_LOOKUP_BUDGET
+
+
+@scenario
+async def an_implausible_gross_margin_is_refused_and_a_percent_string_accepted(client: Client) -> None:
+    # Gross margin is a percent on the 0–100 scale with a plausible range of 5 to 100: a bare 0.76 is
+    # 0.76 %, almost surely a ratio meant as 76 %.
+    arguments = {"kpi": "sales.gross_margin", "inputs": {"sales.gross_margin": 0.76}, "period": "2026-Q3"}
+    error = await refused(client, "compute_kpi", arguments)
+    assert (error["code"], error["field"]) == ("implausible_value", "inputs.sales.gross_margin")
+    assert error["details"]["did_you_mean"] == "76"
+    assert error["details"]["plausible"] == "5% to 100%"
+    assert "0.76 would be read as 0.76%" in error["message"] and "Did you mean 76%?" in error["message"]
+    value = await ok(client, "compute_kpi", {**arguments, "inputs": {"sales.gross_margin": "76%"}})
+    assert Decimal(value["value"]) == Decimal("76")
+    assert value["status"] == "reported"
+    assert value["label"] == "Gross Margin — Gross Margin, as reported, Q3 2026: 76%"
+
+
+@scenario
+async def a_ratio_stated_as_such_is_converted_and_the_conversion_recorded(client: Client) -> None:
+    # 0.76 stated as a ratio is read as 76 %. CAC payback: 1,200,000 ÷ 12 = 100,000 new ARR a month;
+    # × 0.76 = 76,000 of gross profit a month; 600,000 ÷ 76,000 = 7.894… → 7.89 months.
+    value = await ok(
+        client,
+        "compute_kpi",
+        {
+            "kpi": "sales.cac_payback_period",
+            "inputs": {
+                "finance.total_sm": 600_000,
+                "sales.new_business": 1_200_000,
+                "sales.gross_margin": {"value": 0.76, "unit": "ratio"},
+            },
+            "period": "2026-Q3",
+            "currency": "USD",
+        },
+    )
+    assert Decimal(value["value"]) == Decimal("7.89")
+    assert value["warnings"] == ["input sales.gross_margin: given as 0.76 (ratio), read as 76%"]
+
+
+@scenario
+async def a_bad_nested_field_is_refused_naming_its_path(client: Client) -> None:
+    unknown_key = await refused(client, "compute_kpi", {"kpi": "sales.arr", "basis": {"colour": "red"}})
+    assert (unknown_key["code"], unknown_key["field"]) == ("invalid_argument", "basis.colour")
+    bad_input = {"value": 120_000, "binding": {"grain": {"level": "planet"}}}
+    in_inputs = await refused(
+        client,
+        "compute_kpi",
+        {"kpi": "sales.arr", "inputs": {"sales.arr": bad_input}, "as_of": "2026-09-30", "currency": "USD"},
+    )
+    assert (in_inputs["code"], in_inputs["field"]) == ("invalid_argument", "inputs.sales.arr.binding.grain.level")
+    left = {"kpi": "sales.arr", "value": 1, "currency": "USD", "as_of": "2026-09-30", "binding": {"grain": "company"}}
+    in_left = await refused(client, "compare_metrics", {"left": left, "right": {"benchmark": "median"}})
+    assert (in_left["code"], in_left["field"]) == ("invalid_argument", "left.binding.grain")
 
 
 @pytest.mark.parametrize("name", sorted(SCENARIOS))

@@ -90,49 +90,69 @@ def percent_benchmark(higher_is_better: bool, variant: str | None = None) -> Ben
     )
 
 
+QUARTILES = "p25 96% · median 101% · p75 109%"
+
+
 @pytest.mark.parametrize(
-    ("value", "band", "reading"),
+    ("value", "band", "words"),
     [
         # Quartiles 96 / 101 / 109. Below 96 is the bottom quartile when higher is better.
-        ("90", BenchmarkBand.BELOW_P25, "bottom quartile of peers (higher is better)"),
-        # A value equal to a quartile belongs to the band that starts there.
-        ("96", BenchmarkBand.P25_TO_MEDIAN, "below median of peers (higher is better)"),
-        ("100.99", BenchmarkBand.P25_TO_MEDIAN, "below median of peers (higher is better)"),
-        ("101", BenchmarkBand.MEDIAN_TO_P75, "above median of peers (higher is better)"),
-        ("109", BenchmarkBand.ABOVE_P75, "top quartile of peers (higher is better)"),
-        ("130", BenchmarkBand.ABOVE_P75, "top quartile of peers (higher is better)"),
+        ("90", BenchmarkBand.BELOW_P25, "below the 25th percentile: bottom quartile"),
+        ("95.99", BenchmarkBand.BELOW_P25, "below the 25th percentile: bottom quartile"),
+        # A value equal to a quartile is at it, neither above nor below.
+        ("96", BenchmarkBand.AT_P25, "at the 25th percentile"),
+        ("96.01", BenchmarkBand.P25_TO_MEDIAN, "between the 25th percentile and the median"),
+        ("100.99", BenchmarkBand.P25_TO_MEDIAN, "between the 25th percentile and the median"),
+        ("101", BenchmarkBand.AT_MEDIAN, "at the median"),
+        ("101.01", BenchmarkBand.MEDIAN_TO_P75, "between the median and the 75th percentile"),
+        ("108.99", BenchmarkBand.MEDIAN_TO_P75, "between the median and the 75th percentile"),
+        ("109", BenchmarkBand.AT_P75, "at the 75th percentile"),
+        ("109.01", BenchmarkBand.ABOVE_P75, "above the 75th percentile: top quartile"),
+        ("130", BenchmarkBand.ABOVE_P75, "above the 75th percentile: top quartile"),
     ],
 )
 def test_bands_follow_the_quartiles_when_higher_is_better(
-    catalog: Catalog, value: str, band: BenchmarkBand, reading: str
+    catalog: Catalog, value: str, band: BenchmarkBand, words: str
 ) -> None:
     binding = kpi(catalog, "customers.net_revenue_retention").binding
     position, note = benchmark_position(percent_benchmark(True), Decimal(value), binding, None, None)
     assert note is None
     assert position is not None
-    assert (position.band, position.reading) == (band, reading)
+    assert position.band is band
+    # "<band in words> of peers (<direction>); <quartiles with their unit>".
+    assert position.reading == f"{words} of peers (higher is better); {QUARTILES}"
     assert (position.p25, position.median, position.p75) == (Decimal("96"), Decimal("101"), Decimal("109"))
-    assert position.higher_is_better is True
     assert position.source == "Test survey (2024)"
 
 
 @pytest.mark.parametrize(
-    ("value", "band", "reading"),
+    ("value", "band", "words"),
     [
         # When lower is better, the band below p25 is the best place to be, and above p75 the worst.
-        ("90", BenchmarkBand.BELOW_P25, "top quartile of peers (higher is worse)"),
-        ("98", BenchmarkBand.P25_TO_MEDIAN, "above median of peers (higher is worse)"),
-        ("105", BenchmarkBand.MEDIAN_TO_P75, "below median of peers (higher is worse)"),
-        ("120", BenchmarkBand.ABOVE_P75, "bottom quartile of peers (higher is worse)"),
+        ("90", BenchmarkBand.BELOW_P25, "below the 25th percentile: top quartile"),
+        ("96", BenchmarkBand.AT_P25, "at the 25th percentile"),
+        ("98", BenchmarkBand.P25_TO_MEDIAN, "between the 25th percentile and the median"),
+        ("101", BenchmarkBand.AT_MEDIAN, "at the median"),
+        ("105", BenchmarkBand.MEDIAN_TO_P75, "between the median and the 75th percentile"),
+        ("109", BenchmarkBand.AT_P75, "at the 75th percentile"),
+        ("120", BenchmarkBand.ABOVE_P75, "above the 75th percentile: bottom quartile"),
     ],
 )
 def test_readings_are_reversed_when_lower_is_better(
-    catalog: Catalog, value: str, band: BenchmarkBand, reading: str
+    catalog: Catalog, value: str, band: BenchmarkBand, words: str
 ) -> None:
     binding = kpi(catalog, "customers.net_revenue_retention").binding
     position, _ = benchmark_position(percent_benchmark(False), Decimal(value), binding, None, None)
     assert position is not None
-    assert (position.band, position.reading) == (band, reading)
+    assert position.band is band
+    assert position.reading == f"{words} of peers (higher is worse); {QUARTILES}"
+
+
+def test_the_position_no_longer_carries_its_own_direction_flag(catalog: Catalog) -> None:
+    binding = kpi(catalog, "customers.net_revenue_retention").binding
+    position, _ = benchmark_position(percent_benchmark(True), Decimal("101"), binding, None, None)
+    assert position is not None
+    assert set(position.model_dump()) == {"band", "reading", "p25", "median", "p75", "source"}
 
 
 def test_a_catalog_kpi_where_lower_is_better_reads_low_churn_as_top_quartile(catalog: Catalog) -> None:
@@ -142,7 +162,40 @@ def test_a_catalog_kpi_where_lower_is_better_reads_low_churn_as_top_quartile(cat
     position, _ = benchmark_position(churn.benchmark, Decimal("4"), churn.binding, None, None)
     assert position is not None
     assert position.band is BenchmarkBand.BELOW_P25
-    assert position.reading.startswith("top quartile")
+    assert position.reading == (
+        "below the 25th percentile: top quartile of peers (higher is worse); p25 5% · median 13% · p75 20%"
+    )
+
+
+@pytest.mark.parametrize(
+    ("value", "band"),
+    [
+        # New-logo ACV quartiles $25,000 / $62,000 / $100,000: each quartile itself is "at" it.
+        ("25000", BenchmarkBand.AT_P25),
+        ("62000", BenchmarkBand.AT_MEDIAN),
+        ("100000", BenchmarkBand.AT_P75),
+    ],
+)
+def test_a_value_equal_to_a_catalog_quartile_is_at_that_quartile(
+    ctx: ToolContext, value: str, band: BenchmarkBand
+) -> None:
+    acv = ctx.catalog.kpis["sales.avg_contract_value"]
+    bound = ctx.binder.bind(
+        Draft(kpi=acv, variant_id=None, value=Decimal(value), status=ValueStatus.COMPUTED, period=Q3, currency="USD")
+    )
+    assert bound.benchmark_position is not None
+    assert bound.benchmark_position.band is band
+
+
+def test_a_value_at_the_median_reads_as_at_the_median(ctx: ToolContext) -> None:
+    acv = ctx.catalog.kpis["sales.avg_contract_value"]
+    bound = ctx.binder.bind(
+        Draft(kpi=acv, variant_id=None, value=Decimal("62000"), status=ValueStatus.COMPUTED, period=Q3, currency="USD")
+    )
+    assert bound.benchmark_position is not None
+    assert bound.benchmark_position.reading == (
+        "at the median of peers (higher is better); p25 $25,000 · median $62,000 · p75 $100,000"
+    )
 
 
 def test_no_band_when_the_benchmark_measures_another_variant(catalog: Catalog) -> None:
@@ -297,3 +350,140 @@ def test_no_band_when_the_applied_binding_differs_from_the_benchmarks_definition
     )
     assert value.binding == with_usage
     assert value.benchmark_position is None
+
+
+# --- figures the caller gave, rounding and ledger options ------------------------------------
+
+
+def test_a_reported_value_says_as_reported_and_that_the_server_could_not_verify_it(ctx: ToolContext) -> None:
+    arr = ctx.catalog.kpis["sales.arr"]
+    value = ctx.binder.bind(
+        Draft(
+            kpi=arr,
+            variant_id=None,
+            value=Decimal("10000000"),
+            status=ValueStatus.REPORTED,
+            as_of=date(2026, 9, 30),
+            currency="USD",
+        )
+    )
+    # "<short name> — <KPI label>, as reported, <when>: <value>": no rules the caller never stated.
+    assert value.label == "ARR — ARR, as reported, as of 2026-09-30: $10,000,000"
+    assert value.warnings == [
+        "reported by the caller: bound under the catalog's rules (live recurring run-rate), "
+        "which the server could not verify"
+    ]
+    assert not any("not computed here" in w for w in value.warnings)
+
+
+def test_a_reported_variant_value_names_the_variant_rules_in_its_warning(ctx: ToolContext) -> None:
+    acv = ctx.catalog.kpis["sales.avg_contract_value"]
+    value = ctx.binder.bind(
+        Draft(
+            kpi=acv,
+            variant_id="first_year",
+            value=Decimal("65000"),
+            status=ValueStatus.REPORTED,
+            period=Q3,
+            currency="USD",
+        )
+    )
+    assert value.label == "ACV — Average Contract Value, as reported, Q3 2026: $65,000"
+    assert (
+        "reported by the caller: bound under the catalog's rules "
+        "(new-logo average, recurring only, first contract year), which the server could not verify"
+    ) in value.warnings
+
+
+def test_an_asserted_value_says_as_asserted(catalog: Catalog) -> None:
+    acv = kpi(catalog, "sales.avg_contract_value")
+    label = governed_label(acv, None, Decimal("62000"), Unit.CURRENCY, "USD", Q3, None, ValueStatus.ASSERTED)
+    assert label == "ACV — Average Contract Value, as asserted, Q3 2026: $62,000"
+
+
+def test_a_computed_value_has_no_caller_warning(ctx: ToolContext) -> None:
+    acv = ctx.catalog.kpis["sales.avg_contract_value"]
+    value = ctx.binder.bind(
+        Draft(kpi=acv, variant_id=None, value=Decimal("50000"), status=ValueStatus.COMPUTED, period=Q3, currency="USD")
+    )
+    assert not any("by the caller" in w for w in value.warnings)
+
+
+@pytest.mark.parametrize(
+    ("kpi_id", "currency", "rounding"),
+    [
+        ("sales.avg_contract_value", "USD", "exact, then half-even to 0.01 USD"),
+        ("customers.net_revenue_retention", None, "exact, then half-even to 0.01 percentage points"),
+        ("sales.magic_number", None, "exact, then half-even to 0.01"),
+    ],
+)
+def test_a_bound_value_states_its_rounding_rule(
+    ctx: ToolContext, kpi_id: str, currency: str | None, rounding: str
+) -> None:
+    value = ctx.binder.bind(
+        Draft(
+            kpi=ctx.catalog.kpis[kpi_id],
+            variant_id=None,
+            value=Decimal("1.005"),
+            status=ValueStatus.COMPUTED,
+            period=YEAR,
+            currency=currency,
+        )
+    )
+    assert value.rounding == rounding
+    # 1.005 half-even to 0.01 is 1.00 (the even neighbour), whatever the unit.
+    assert value.value == Decimal("1.00")
+
+
+def test_a_ratio_is_rounded_to_two_places(ctx: ToolContext) -> None:
+    magic = ctx.catalog.kpis["sales.magic_number"]
+    value = ctx.binder.bind(
+        Draft(kpi=magic, variant_id=None, value=Decimal("0.756"), status=ValueStatus.COMPUTED, period=Q3)
+    )
+    # 0.756 to the quantum 0.01: 0.76.
+    assert str(value.value) == "0.76"
+    assert value.label == "Magic Number — net new ARR ÷ prior-period S&M, Q3 2026: 0.76x"
+
+
+def test_a_trailing_year_is_labelled_as_the_twelve_months_to_its_close(ctx: ToolContext) -> None:
+    nrr = ctx.catalog.kpis["customers.net_revenue_retention"]
+    window = Period(start=date(2025, 10, 1), end=date(2026, 9, 30))
+    value = ctx.binder.bind(
+        Draft(kpi=nrr, variant_id=None, value=Decimal("101"), status=ValueStatus.COMPUTED, period=window)
+    )
+    assert value.label == "NRR — trailing 12 months, starting-cohort ARR, 12 months to Sep 2026: 101%"
+
+
+def test_the_ledger_options_behind_a_value_are_carried_and_signed(ctx: ToolContext) -> None:
+    grr = ctx.catalog.kpis["customers.gross_revenue_retention"]
+    window = Period(start=date(2025, 10, 1), end=date(2026, 9, 30))
+    value = ctx.binder.bind(
+        Draft(
+            kpi=grr,
+            variant_id=None,
+            value=Decimal("93"),
+            status=ValueStatus.COMPUTED,
+            period=window,
+            basis={"grr_cap": "aggregate"},
+        )
+    )
+    assert value.basis == {"grr_cap": "aggregate"}
+    assert value.provenance is not None
+
+    def signed(basis: dict[str, str]) -> bytes:
+        return signed_payload(
+            kpi=grr.id,
+            variant="default",
+            value=Decimal("93"),
+            unit="percent",
+            currency=None,
+            period=window,
+            as_of=None,
+            binding=grr.binding,
+            status="computed",
+            basis=basis,
+        )
+
+    assert ctx.binder.signer.verify(signed({"grr_cap": "aggregate"}), value.provenance.signature)
+    assert not ctx.binder.signer.verify(signed({"grr_cap": "per_customer"}), value.provenance.signature)
+    assert not ctx.binder.signer.verify(signed({}), value.provenance.signature)

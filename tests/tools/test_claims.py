@@ -10,10 +10,12 @@ import pytest
 from pydantic import ValidationError
 
 from kpi_context.ontology.loader import load_catalog
+from kpi_context.tools.binder import Draft
 from kpi_context.tools.claims import claim_decimal, merge_binding, read_claim, verified
 from kpi_context.tools.compute import compute_from_inputs
 from kpi_context.tools.context import ToolContext
 from kpi_context.tools.errors import ErrorCode, ErrorDetail, KpiError
+from kpi_context.tools.periods import Period
 from kpi_context.tools.values import BindingClaim, BoundValue, GrainClaim, ValueClaim, ValueStatus
 
 
@@ -30,11 +32,11 @@ def as_claim(bound: BoundValue, **changes: Any) -> ValueClaim:
 
 
 def acv_q3(ctx: ToolContext) -> BoundValue:
-    # 1,240,000 new-business ARR ÷ 20 new logos = 62,000.
+    # 1,240,000 of new-logo contract value (TCV ÷ term) ÷ 20 new logos signed = 62,000.
     return compute_from_inputs(
         ctx,
         "sales.avg_contract_value",
-        {"sales.new_business": 1_240_000, "sales.new_customers_added": 20},
+        {"new_logo_contract_value": 1_240_000, "new_customers_signed": 20},
         period="2026-Q3",
         currency="USD",
     )
@@ -103,6 +105,37 @@ def test_a_claim_without_provenance_is_not_verified(ctx: ToolContext) -> None:
     assert verified(ctx.binder, as_claim(acv_q3(ctx), provenance=None)) is None
 
 
+def grr_capped_on_the_aggregate(ctx: ToolContext) -> BoundValue:
+    """GRR as the ledger engine signs it when computed with grr_cap=aggregate."""
+    grr = ctx.catalog.kpis["customers.gross_revenue_retention"]
+    return ctx.binder.bind(
+        Draft(
+            kpi=grr,
+            variant_id=None,
+            value=Decimal("93"),
+            status=ValueStatus.COMPUTED,
+            period=Period(start=date(2025, 10, 1), end=date(2026, 9, 30)),
+            basis={"grr_cap": "aggregate"},
+        )
+    )
+
+
+def test_a_value_passed_back_verbatim_keeps_the_ledger_options_it_was_computed_under(ctx: ToolContext) -> None:
+    read = read_claim(ctx.binder, as_claim(grr_capped_on_the_aggregate(ctx)), "left")
+    assert read.status is ValueStatus.COMPUTED
+    assert read.basis == {"grr_cap": "aggregate"}
+
+
+@pytest.mark.parametrize(
+    "basis", [{"grr_cap": "per_customer"}, {}, {"grr_cap": "aggregate", "day_count": "actual_365"}]
+)
+def test_a_value_whose_basis_was_edited_is_marked_asserted(ctx: ToolContext, basis: dict[str, str]) -> None:
+    # The signature covers `basis`: relabelling the options behind a number is an edit like any other.
+    read = read_claim(ctx.binder, as_claim(grr_capped_on_the_aggregate(ctx), basis=basis), "left")
+    assert read.status is ValueStatus.ASSERTED
+    assert read.provenance is None
+
+
 # --- asserted values are validated against the catalog --------------------------------------
 
 
@@ -110,8 +143,13 @@ def test_a_typed_arr_is_asserted_with_the_catalogs_binding(ctx: ToolContext) -> 
     read = read_claim(ctx.binder, typed_arr(), "left")
     assert read.status is ValueStatus.ASSERTED
     assert read.binding == ctx.catalog.kpis["sales.arr"].binding
-    assert read.label == "ARR — live recurring run-rate, as of 2026-09-30: $10,000,000"
+    # A typed value states no rules of its own: its label says "as asserted" instead of the catalog's rules.
+    assert read.label == "ARR — ARR, as asserted, as of 2026-09-30: $10,000,000"
     assert read.provenance is None
+    assert (
+        "asserted by the caller: bound under the catalog's rules (live recurring run-rate), which the server "
+        "could not verify"
+    ) in read.warnings
 
 
 def test_a_caller_cannot_claim_that_arr_has_per_account_grain(ctx: ToolContext) -> None:

@@ -25,7 +25,7 @@ from kpi_context.tools.compare import (
 )
 from kpi_context.tools.compute import compute_from_inputs
 from kpi_context.tools.context import ToolContext
-from kpi_context.tools.errors import ErrorCode
+from kpi_context.tools.errors import ErrorCode, KpiError
 from kpi_context.tools.periods import Period
 from kpi_context.tools.values import BoundValue, ValueClaim, ValueStatus
 
@@ -44,12 +44,13 @@ def as_claim(bound: BoundValue, **changes: Any) -> ValueClaim:
 
 
 def acv(
-    ctx: ToolContext, new_business: int, new_customers: int, period: str | Period, currency: str = "USD"
+    ctx: ToolContext, contract_value: int, new_customers: int, period: str | Period, currency: str = "USD"
 ) -> ValueClaim:
+    """New-logo ACV: first-contract value of the period's new logos (TCV ÷ term) ÷ those new logos."""
     value = compute_from_inputs(
         ctx,
         "sales.avg_contract_value",
-        {"sales.new_business": new_business, "sales.new_customers_added": new_customers},
+        {"new_logo_contract_value": contract_value, "new_customers_signed": new_customers},
         period=period,
         currency=currency,
     )
@@ -106,8 +107,14 @@ def test_the_same_kpi_over_two_quarters_is_a_trend_measured_from_the_earlier_one
         Decimal("1.24"),
         Decimal("24"),
     )
-    # ACV's benchmark says higher is better.
+    assert result.difference_text == "+$12,000"
+    # ACV's polarity is higher_is_better.
     assert result.direction is Direction.BETTER
+    # "<later label> vs <earlier label>: <difference_text>, <relative>% relative; <direction>".
+    assert result.summary == (
+        "ACV — new-logo average, recurring only, TCV ÷ term, Q3 2026: $62,000 vs "
+        "ACV — new-logo average, recurring only, TCV ÷ term, Q2 2026: $50,000: +$12,000, +24% relative; better"
+    )
 
 
 def test_the_baseline_is_the_earlier_period_whichever_side_it_is_on(ctx: ToolContext) -> None:
@@ -131,17 +138,20 @@ def test_two_values_for_the_same_period_compare_left_against_right(ctx: ToolCont
     assert result.kind is ComparisonKind.SAME_PERIOD
     assert result.baseline == "right"
     assert result.difference == Decimal("-7000")
+    assert result.difference_text == "-$7,000"
     assert result.percent_change == Decimal("-11.29")
     assert result.direction is Direction.WORSE
 
 
-def test_balances_at_two_dates_are_a_trend_with_no_direction_when_the_catalog_takes_no_view(ctx: ToolContext) -> None:
-    # 8,000,000 at the Q2 close, 10,000,000 at the Q3 close: +2,000,000 = +25%.
+def test_balances_at_two_dates_are_a_trend_measured_from_the_earlier_date(ctx: ToolContext) -> None:
+    # 8,000,000 at the Q2 close, 10,000,000 at the Q3 close: +2,000,000; 2,000,000 ÷ 8,000,000 = +25%.
     result = compared(ctx, arr(ctx, 10_000_000, date(2026, 9, 30)), arr(ctx, 8_000_000, date(2026, 6, 30)))
     assert result.kind is ComparisonKind.TREND
     assert result.baseline == "right"
     assert (result.difference, result.percent_change) == (Decimal("2000000"), Decimal("25"))
-    assert result.direction is Direction.UNKNOWN
+    assert result.difference_text == "+$2,000,000"
+    # ARR's polarity is higher_is_better.
+    assert result.direction is Direction.BETTER
 
 
 def test_a_shorter_payback_is_better(ctx: ToolContext) -> None:
@@ -231,7 +241,7 @@ def test_a_variant_the_benchmark_does_not_measure_is_refused(ctx: ToolContext) -
     first_year = compute_from_inputs(
         ctx,
         "sales.avg_contract_value",
-        {"first_year_new_business": 1_300_000, "sales.new_customers_added": 20},
+        {"first_year_new_business": 1_300_000, "new_customers_signed": 20},
         variant="first_year",
         period="2026-Q3",
         currency="USD",
@@ -279,35 +289,55 @@ def test_acv_against_arr_is_refused_without_any_number_to_quote(ctx: ToolContext
     assert all(m.why for m in refused.mismatches)
 
 
-def test_the_remedies_for_acv_against_arr_name_blended_acv_or_a_trend(ctx: ToolContext) -> None:
+def test_the_remedies_for_acv_against_arr_are_a_trend_of_each_side(ctx: ToolContext) -> None:
     refused = refusal(ctx, acv(ctx, 1_240_000, 20, "2026-Q3"), arr(ctx, 10_000_000, date(2026, 9, 30)))
-    named = {kpi for remedy in refused.remedies for kpi in remedy.kpis}
-    assert "customers.avg_contract_value" in named
-    trends = [r for r in refused.remedies if r.action.value == "compare_with_own_history"]
-    assert {tuple(r.kpis) for r in trends} == {("sales.avg_contract_value",), ("sales.arr",)}
+    # Blended ACV (ARR ÷ customers) is a balance over all active accounts, not new-logo ACV's rules,
+    # so deriving it is no remedy; each value's own trend is.
+    assert [(r.action.value, r.kpis) for r in refused.remedies] == [
+        ("compare_with_own_history", ["sales.avg_contract_value"]),
+        ("compare_with_own_history", ["sales.arr"]),
+    ]
+    assert refused.remedies[0].explanation == (
+        "Compare sales.avg_contract_value with its own value for another period of the same length (a trend)."
+    )
 
 
-def test_two_variants_of_acv_are_refused_on_the_variant_axis(ctx: ToolContext) -> None:
-    first_year = compute_from_inputs(
+def first_year_acv(ctx: ToolContext) -> ValueClaim:
+    # 1,300,000 of first-contract-year value ÷ 20 new logos = 65,000.
+    value = compute_from_inputs(
         ctx,
         "sales.avg_contract_value",
-        {"first_year_new_business": 1_300_000, "sales.new_customers_added": 20},
+        {"first_year_new_business": 1_300_000, "new_customers_signed": 20},
         variant="first_year",
         period="2026-Q3",
         currency="USD",
     )
-    refused = refusal(ctx, as_claim(first_year), acv(ctx, 1_240_000, 20, "2026-Q3"))
+    return as_claim(value)
+
+
+def test_two_variants_of_acv_are_refused_and_each_side_may_switch_to_the_others_variant(ctx: ToolContext) -> None:
+    refused = refusal(ctx, first_year_acv(ctx), acv(ctx, 1_240_000, 20, "2026-Q3"))
+    axes = [(m.axis, m.left, m.right) for m in refused.mismatches]
+    assert axes[:2] == [
+        ("variant", "first_year", "default"),
+        ("annualization", "first_contract_year", "tcv_over_term_years"),
+    ]
+    switches = [(r.action.value, r.variant) for r in refused.remedies if r.action.value == "use_variant"]
+    assert switches == [("use_variant", "default"), ("use_variant", "first_year")]
+
+
+def test_two_variants_of_acv_are_refused_on_the_variant_and_annualization_axes_only(ctx: ToolContext) -> None:
+    refused = refusal(ctx, first_year_acv(ctx), acv(ctx, 1_240_000, 20, "2026-Q3"))
     assert [(m.axis, m.left, m.right) for m in refused.mismatches] == [
         ("variant", "first_year", "default"),
         ("annualization", "first_contract_year", "tcv_over_term_years"),
     ]
-    switches = {(r.action.value, r.variant) for r in refused.remedies}
-    assert ("use_variant", "default") in switches
 
 
 def test_values_in_different_currencies_are_refused(ctx: ToolContext) -> None:
     refused = refusal(ctx, acv(ctx, 1_240_000, 20, "2026-Q3", currency="EUR"), acv(ctx, 1_000_000, 20, "2026-Q2"))
     assert [(m.axis, m.left, m.right) for m in refused.mismatches] == [("currency", "EUR", "USD")]
+    assert refused.message == "Refused, not comparable: currency differs (EUR vs USD)"
 
 
 def test_periods_of_different_length_are_refused(ctx: ToolContext) -> None:
@@ -343,7 +373,232 @@ def test_an_undefined_side_is_refused(ctx: ToolContext) -> None:
     assert [(m.axis, m.left) for m in refused.mismatches] == [("undefined", "no value")]
 
 
-def test_an_undated_balance_is_refused_on_the_period_axis(ctx: ToolContext) -> None:
+def test_an_undated_balance_is_refused_on_the_undated_axis(ctx: ToolContext) -> None:
     undated = ValueClaim(kpi="sales.arr", value=8_000_000, currency="USD")
     refused = refusal(ctx, undated, arr(ctx, 10_000_000, date(2026, 9, 30)))
-    assert [(m.axis, m.left) for m in refused.mismatches] == [("period", "undated")]
+    assert [(m.axis, m.left, m.right) for m in refused.mismatches] == [("undated", "undated", "2026-09-30")]
+
+
+def test_two_undated_values_are_refused_on_the_undated_axis_with_the_true_reason(ctx: ToolContext) -> None:
+    earlier = ValueClaim(kpi="sales.avg_contract_value", value=50_000, currency="USD")
+    later = ValueClaim(kpi="sales.avg_contract_value", value=62_000, currency="USD")
+    refused = refusal(ctx, earlier, later)
+    assert [(m.axis, m.left, m.right) for m in refused.mismatches] == [("undated", "undated", "undated")]
+    # Not "their periods are not the same length": neither value has a period at all.
+    assert refused.mismatches[0].why.startswith("a value without a period or date cannot be placed in time")
+    assert refused.message == (
+        "Refused, not comparable: a value has no period or date (give `period` or `as_of` when computing it)"
+    )
+    assert not keys_anywhere(refused.model_dump(mode="json")) & FORBIDDEN
+
+
+def test_an_undated_value_of_another_time_basis_is_refused_on_the_time_basis_axis_not_as_undated(
+    ctx: ToolContext,
+) -> None:
+    # A flow (ACV) against a balance (ARR): the time bases differ, which already says why no period aligns.
+    undated_flow = ValueClaim(kpi="sales.avg_contract_value", value=50_000, currency="USD")
+    refused = refusal(ctx, undated_flow, arr(ctx, 10_000_000, date(2026, 9, 30)))
+    axes = [m.axis for m in refused.mismatches]
+    assert "time_basis" in axes
+    assert "undated" not in axes and "period" not in axes
+
+
+# --- direction, units and the difference to quote ---------------------------------------------
+
+
+def nrr(ctx: ToolContext, expansion: int, downgrades: int, churn: int, period: str) -> ValueClaim:
+    movements = {
+        "sales.starting_arr": 10_000_000,
+        "sales.expansion": expansion,
+        "sales.downgrades": downgrades,
+        "sales.churn_arr": churn,
+    }
+    return as_claim(
+        compute_from_inputs(ctx, "customers.net_revenue_retention", movements, period=period, currency="USD")
+    )
+
+
+def test_a_percent_kpi_changes_by_percentage_points_quoted_in_difference_text(ctx: ToolContext) -> None:
+    # 12 months to Sep 2025: (10,000,000 + 1,000,000 − 100,000 − 62,000) ÷ 10,000,000 = 108.38%.
+    # 12 months to Sep 2026: (10,000,000 + 400,000 − 100,000 − 200,000) ÷ 10,000,000 = 101%.
+    # 101 − 108.38 = −7.38 points; relative −7.38 ÷ 108.38 × 100 = −6.809… → −6.81%;
+    # ratio 101 ÷ 108.38 = 0.9319… → 0.93 (ratio quantum 0.01).
+    earlier = nrr(ctx, 1_000_000, 100_000, 62_000, "2025-Q3")
+    later = nrr(ctx, 400_000, 100_000, 200_000, "2026-Q3")
+    result = compared(ctx, later, earlier)
+    assert result.kind is ComparisonKind.TREND
+    assert result.baseline == "right"
+    assert (result.difference, result.ratio, result.percent_change) == (
+        Decimal("-7.38"),
+        Decimal("0.93"),
+        Decimal("-6.81"),
+    )
+    assert result.difference_text == "-7.38 percentage points"
+    # NRR is higher_is_better: a fall is worse.
+    assert result.direction is Direction.WORSE
+    assert result.summary == (
+        "NRR — trailing 12 months, starting-cohort ARR, 12 months to Sep 2026: 101% vs "
+        "NRR — trailing 12 months, starting-cohort ARR, 12 months to Sep 2025: 108.38%: "
+        "-7.38 percentage points, -6.81% relative; worse"
+    )
+
+
+def test_a_ratio_kpi_quotes_its_difference_as_a_multiple(ctx: ToolContext) -> None:
+    def magic_number(net_new_arr: int, period: str) -> ValueClaim:
+        value = compute_from_inputs(
+            ctx,
+            "sales.magic_number",
+            {"sales.net_new_arr": net_new_arr, "sm_prior_period": 2_000_000},
+            period=period,
+            currency="USD",
+        )
+        return as_claim(value)
+
+    # Q2: 1,000,000 ÷ 2,000,000 = 0.50x; Q3: 1,500,000 ÷ 2,000,000 = 0.75x. +0.25x; 0.25 ÷ 0.50 = +50%.
+    result = compared(ctx, magic_number(1_000_000, "2026-Q2"), magic_number(1_500_000, "2026-Q3"))
+    assert (result.difference, result.percent_change) == (Decimal("0.25"), Decimal("50"))
+    assert result.difference_text == "+0.25x"
+    assert result.direction is Direction.BETTER
+
+
+def test_a_neutral_kpi_reports_its_change_without_judging_it(ctx: ToolContext) -> None:
+    def headcount(people: int, as_of: date) -> ValueClaim:
+        return as_claim(compute_from_inputs(ctx, "hr.total_headcount", {"hr.total_headcount": people}, as_of=as_of))
+
+    # 120 people at the Q2 close, 150 at the Q3 close: +30; 30 ÷ 120 = +25%. Headcount's polarity is neutral.
+    result = compared(ctx, headcount(120, date(2026, 6, 30)), headcount(150, date(2026, 9, 30)))
+    assert (result.difference, result.percent_change) == (Decimal("30"), Decimal("25"))
+    assert result.difference_text == "+30"
+    assert result.direction is Direction.NOT_JUDGED
+    assert result.summary.endswith(": +30, +25% relative; not judged")
+
+
+def test_a_rise_in_a_lower_is_better_kpi_is_worse(ctx: ToolContext) -> None:
+    def churn(churned: int, period: str) -> ValueClaim:
+        value = compute_from_inputs(
+            ctx,
+            "customers.logo_churn_rate",
+            {"customers.customers_churned": churned, "customers_at_open": 200},
+            period=period,
+        )
+        return as_claim(value)
+
+    # 2025: 20 ÷ 200 = 10%; 2026: 30 ÷ 200 = 15%. +5 points; 5 ÷ 10 = +50%. Lower churn is better.
+    result = compared(ctx, churn(20, "2025"), churn(30, "2026"))
+    assert (result.difference, result.percent_change) == (Decimal("5"), Decimal("50"))
+    assert result.difference_text == "+5 percentage points"
+    assert result.direction is Direction.WORSE
+
+
+# --- naming the KPI -----------------------------------------------------------------------------
+
+
+def test_an_alias_names_the_kpi_as_in_compute_kpi(ctx: ToolContext) -> None:
+    # "NDR" is an alias of customers.net_revenue_retention only. Typed: 101 vs computed 108.38 → −7.38 points.
+    typed = ValueClaim(kpi="NDR", value=101, period={"start": "2025-10-01", "end": "2026-09-30"})
+    result = compared(ctx, typed, nrr(ctx, 1_000_000, 100_000, 62_000, "2026-Q3"))
+    assert result.left.kpi == "customers.net_revenue_retention"
+    assert result.left.status is ValueStatus.ASSERTED
+    assert result.kind is ComparisonKind.SAME_PERIOD
+    assert result.difference_text == "-7.38 percentage points"
+
+
+@pytest.mark.parametrize("side", ["left", "right"])
+def test_an_ambiguous_alias_is_not_found_with_suggestions_rather_than_guessed(ctx: ToolContext, side: str) -> None:
+    # "ACV" is an alias of both new-logo ACV (sales) and blended ACV (customers).
+    ambiguous = ValueClaim(kpi="ACV", value=62_000, currency="USD", period={"start": "2026-07-01", "end": "2026-09-30"})
+    other = acv(ctx, 1_240_000, 20, "2026-Q3")
+    left, right = (ambiguous, other) if side == "left" else (other, ambiguous)
+    with pytest.raises(KpiError) as info:
+        compare_metrics(ctx, left, right)
+    assert info.value.code is ErrorCode.NOT_FOUND
+    assert info.value.detail.field == f"{side}.kpi"
+    suggestions = info.value.detail.details["suggestions"]
+    assert {"sales.avg_contract_value", "customers.avg_contract_value"} <= set(suggestions)
+
+
+# --- governed ledger options -------------------------------------------------------------------
+
+
+def grr_default(ctx: ToolContext) -> ValueClaim:
+    # (10,000,000 − 300,000 − 600,000) ÷ 10,000,000 = 91%, for the 12 months to Sep 2026.
+    value = compute_from_inputs(
+        ctx,
+        "customers.gross_revenue_retention",
+        {"sales.starting_arr": 10_000_000, "sales.downgrades": 300_000, "sales.churn_arr": 600_000},
+        period="2026-Q3",
+        currency="USD",
+    )
+    return as_claim(value)
+
+
+def grr_capped_on_the_aggregate(ctx: ToolContext) -> BoundValue:
+    """What the ledger engine signs for GRR computed with grr_cap=aggregate (other options at their defaults)."""
+    kpi = ctx.catalog.kpis["customers.gross_revenue_retention"]
+    return ctx.binder.bind(
+        Draft(
+            kpi=kpi,
+            variant_id=None,
+            value=Decimal("93"),
+            status=ValueStatus.COMPUTED,
+            period=Period(start=date(2025, 10, 1), end=date(2026, 9, 30)),
+            basis={"grr_cap": "aggregate"},
+        )
+    )
+
+
+def test_the_same_kpi_under_different_ledger_options_is_refused_on_the_basis_axis(ctx: ToolContext) -> None:
+    # The formula-computed GRR states no options, so it reads under the catalog default grr_cap=per_customer.
+    refused = refusal(ctx, as_claim(grr_capped_on_the_aggregate(ctx)), grr_default(ctx))
+    assert [(m.axis, m.left, m.right) for m in refused.mismatches] == [("basis.grr_cap", "aggregate", "per_customer")]
+    assert refused.message == "Refused, not comparable: basis.grr_cap differs (aggregate vs per_customer)"
+    assert not keys_anywhere(refused.model_dump(mode="json")) & FORBIDDEN
+
+
+def test_an_asserted_value_keeps_the_ledger_options_it_states(ctx: ToolContext) -> None:
+    typed = ValueClaim(
+        kpi="customers.gross_revenue_retention",
+        value=93,
+        period={"start": "2025-10-01", "end": "2026-09-30"},
+        basis={"grr_cap": "aggregate"},
+    )
+    refused = refusal(ctx, typed, grr_default(ctx))
+    assert [m.axis for m in refused.mismatches] == ["basis.grr_cap"]
+
+
+# --- what the server serializes ----------------------------------------------------------------
+
+
+def test_comparable_and_code_survive_serialization_without_defaults(ctx: ToolContext) -> None:
+    # The server drops fields at their default; these must always be there for a caller to branch on.
+    result = compared(ctx, acv(ctx, 1_000_000, 20, "2026-Q2"), acv(ctx, 1_240_000, 20, "2026-Q3"))
+    shown = result.model_dump(mode="json", exclude_defaults=True)
+    assert shown["comparable"] is True
+    refused = refusal(ctx, acv(ctx, 1_240_000, 20, "2026-Q3", currency="EUR"), acv(ctx, 1_000_000, 20, "2026-Q2"))
+    shown = refused.model_dump(mode="json", exclude_defaults=True)
+    assert (shown["code"], shown["comparable"]) == ("unsafe_comparison", False)
+    # A side's variant and status default to "default" and computed, so they are left out.
+    assert "variant" not in shown["left"] and "status" not in shown["left"]
+
+
+def test_a_refusal_offers_at_most_three_remedies(ctx: ToolContext) -> None:
+    # Voluntary turnover over the trailing year: 10 ÷ ((110 + 90) ÷ 2) = 10%.
+    voluntary = compute_from_inputs(
+        ctx,
+        "hr.voluntary_turnover_rate",
+        {"hr.voluntary_exits": 10, "headcount_close": 110, "headcount_open": 90},
+        period="2026",
+    )
+    # Involuntary turnover over Q4 only: 2 ÷ ((110 + 100) ÷ 2) = 1.904…% → 1.90%.
+    involuntary = compute_from_inputs(
+        ctx,
+        "hr.involuntary_turnover_rate",
+        {"hr.terminations": 2, "headcount_close": 110, "headcount_open": 100},
+        variant="period_rate",
+        period="2026-Q4",
+    )
+    # Five candidates before the cap: three variant switches (voluntary → period_rate; involuntary → default
+    # or excluding_layoffs, both trailing-year) and one trend per KPI.
+    refused = refusal(ctx, as_claim(voluntary), as_claim(involuntary))
+    assert 1 <= len(refused.remedies) <= 3
+    assert len({r.explanation for r in refused.remedies}) == len(refused.remedies)

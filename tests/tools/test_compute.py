@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 
+from kpi_context.ontology.binding import Unit
 from kpi_context.ontology.loader import load_catalog
 from kpi_context.tools.compute import compute_from_inputs
 from kpi_context.tools.context import ToolContext
@@ -39,7 +40,7 @@ def acv(ctx: ToolContext, inputs: dict[str, Any], **options: Any) -> BoundValue:
     return compute_from_inputs(ctx, "sales.avg_contract_value", inputs, **options)
 
 
-NEW_LOGO = {"sales.new_business": 1_240_000, "sales.new_customers_added": 20}
+NEW_LOGO = {"new_logo_contract_value": 1_240_000, "new_customers_signed": 20}
 
 
 # --- primary (reported) KPIs ------------------------------------------------------------------
@@ -52,9 +53,14 @@ def test_a_primary_kpi_is_bound_as_reported_with_the_catalogs_binding(ctx: ToolC
     assert arr.binding == ctx.catalog.kpis["sales.arr"].binding
     assert (arr.as_of, arr.period, arr.currency) == (SEP_30, None, "USD")
     assert arr.formula is None
-    assert arr.warnings == []
+    # The caller's figure is bound under the catalog's default rules, which the server cannot check.
+    assert arr.warnings == [
+        "reported by the caller: bound under the catalog's rules (live recurring run-rate), "
+        "which the server could not verify"
+    ]
     assert arr.provenance is not None
-    assert arr.label == "ARR — live recurring run-rate, as of 2026-09-30: $10,000,000"
+    # "<short name> — <KPI label>, as reported, <when>: <value>"; ARR's label is "ARR".
+    assert arr.label == "ARR — ARR, as reported, as of 2026-09-30: $10,000,000"
 
 
 def test_a_balance_given_a_period_is_dated_at_the_periods_close(ctx: ToolContext) -> None:
@@ -86,7 +92,12 @@ def test_a_computed_kpi_given_only_its_own_figure_is_reported_with_a_warning(ctx
     value = acv(ctx, {"sales.avg_contract_value": 62_000})
     assert value.status is ValueStatus.REPORTED
     assert value.value == Decimal("62000")
-    assert value.warnings == ["reported by the caller, not computed here"]
+    assert value.warnings == [
+        "reported by the caller: bound under the catalog's rules (new-logo average, recurring only, TCV ÷ term), "
+        "which the server could not verify"
+    ]
+    assert value.label == "ACV — Average Contract Value, as reported, Q3 2026: $62,000"
+    assert value.formula is None
 
 
 def test_a_kpi_named_by_a_unique_alias_is_computed(ctx: ToolContext) -> None:
@@ -124,10 +135,10 @@ def test_a_kpi_reference_of_punctuation_only_is_refused_with_a_code(ctx: ToolCon
 
 def test_a_named_variant_uses_its_own_formula_and_label(ctx: ToolContext) -> None:
     # First-contract-year new business 1,300,000 ÷ 20 new logos = 65,000.
-    value = acv(ctx, {"first_year_new_business": 1_300_000, "sales.new_customers_added": 20}, variant="first_year")
+    value = acv(ctx, {"first_year_new_business": 1_300_000, "new_customers_signed": 20}, variant="first_year")
     assert value.variant == "first_year"
     assert value.value == Decimal("65000")
-    assert value.formula == "first_year_new_business / sales.new_customers_added"
+    assert value.formula == "first_year_new_business / new_customers_signed"
     assert value.binding.annualization.value == "first_contract_year"
     assert value.label == "ACV — new-logo average, recurring only, first contract year, Q3 2026: $65,000"
     # The benchmark measures the default rules, so this value is not placed on it.
@@ -220,27 +231,47 @@ def test_an_input_the_formula_does_not_take_is_unknown(ctx: ToolContext) -> None
     assert (detail.code, detail.field) == (ErrorCode.UNKNOWN_INPUT, "inputs.sales.arr")
     assert detail.details == {
         "unknown": ["sales.arr"],
-        "expected": ["sales.new_business", "sales.new_customers_added"],
+        "expected": ["new_customers_signed", "new_logo_contract_value"],
     }
 
 
-def test_missing_inputs_are_listed_and_described(ctx: ToolContext) -> None:
+def test_missing_raw_inputs_are_listed_in_formula_order_with_their_descriptions(ctx: ToolContext) -> None:
     detail = refused(
         ctx,
         "sales.avg_contract_value",
-        {"sales.new_customers_added": 20},
+        {"new_customers_signed": 20},
         variant="contract_value",
         period="2026-Q3",
         currency="USD",
     )
     assert (detail.code, detail.field) == (ErrorCode.MISSING_INPUT, "inputs")
-    assert detail.details["missing"] == ["sales.new_business", "new_one_time_value"]
+    # contract_value: (new_logo_contract_value + new_one_time_value) / new_customers_signed.
+    assert detail.details["missing"] == ["new_logo_contract_value", "new_one_time_value"]
+    specs = {
+        spec.name: spec for spec in ctx.catalog.kpis["sales.avg_contract_value"].expression_for("contract_value").inputs
+    }
+    described = detail.details["described"]
+    assert described["new_logo_contract_value"] == specs["new_logo_contract_value"].description
+    assert described["new_one_time_value"] == specs["new_one_time_value"].description
+    assert described["new_one_time_value"]
+
+
+def test_missing_kpi_inputs_are_described_by_their_kpi_id(ctx: ToolContext) -> None:
+    detail = refused(ctx, "sales.cac_payback_period", {"finance.total_sm": 600_000}, period="2026-Q3", currency="USD")
+    assert (detail.code, detail.field) == (ErrorCode.MISSING_INPUT, "inputs")
+    assert detail.details["missing"] == ["sales.new_business", "sales.gross_margin"]
     assert detail.details["described"]["sales.new_business"] == "KPI sales.new_business"
-    assert detail.details["described"]["new_one_time_value"]
 
 
 def test_a_flow_without_a_period_is_refused(ctx: ToolContext) -> None:
     detail = refused(ctx, "sales.avg_contract_value", NEW_LOGO, currency="USD")
+    assert (detail.code, detail.field) == (ErrorCode.INVALID_ARGUMENT, "period")
+
+
+@pytest.mark.parametrize("period", ["FY2026", "2026-Q٣"])
+def test_a_period_outside_the_calendar_shorthand_is_refused(ctx: ToolContext, period: str) -> None:
+    # Fiscal years need a fiscal calendar the server does not have; only ASCII digits are read.
+    detail = refused(ctx, "sales.avg_contract_value", NEW_LOGO, period=period, currency="USD")
     assert (detail.code, detail.field) == (ErrorCode.INVALID_ARGUMENT, "period")
 
 
@@ -275,7 +306,7 @@ def test_inputs_in_several_currencies_are_refused_when_no_currency_is_requested(
 
 def test_an_average_is_rounded_to_the_cent(ctx: ToolContext) -> None:
     # 1,000,000 ÷ 3 = 333,333.333… → 333,333.33.
-    value = acv(ctx, {"sales.new_business": 1_000_000, "sales.new_customers_added": 3})
+    value = acv(ctx, {"new_logo_contract_value": 1_000_000, "new_customers_signed": 3})
     assert value.value == Decimal("333333.33")
 
 
@@ -334,15 +365,18 @@ def test_gross_revenue_retention_excludes_expansion(ctx: ToolContext) -> None:
 
 def test_gross_revenue_retention_is_capped_at_100_percent(ctx: ToolContext) -> None:
     # A net credit on contraction (−500,000) would give (10,000,000 + 500,000 − 0) ÷ 10,000,000 = 1.05;
-    # the formula takes min(1.05, 1) = 1 → 100%.
+    # the formula takes min(1.05, 1) = 1 → 100%. A negative downgrade is outside its plausible range
+    # (0 and up), so the caller states its unit and confirms it.
+    credit = ValueClaim(value=-500_000, unit=Unit.CURRENCY, confirm=True)
     value = compute_from_inputs(
         ctx,
         "customers.gross_revenue_retention",
-        {"sales.starting_arr": 10_000_000, "sales.downgrades": -500_000, "sales.churn_arr": 0},
+        {"sales.starting_arr": 10_000_000, "sales.downgrades": credit, "sales.churn_arr": 0},
         period="2026",
         currency="USD",
     )
     assert value.value == Decimal("100")
+    assert any("kept because the caller confirmed it" in w for w in value.warnings)
 
 
 def runway(ctx: ToolContext, cash: int, net_burn: int) -> BoundValue:
@@ -404,11 +438,13 @@ def test_cac_payback_is_spend_over_monthly_gross_margin_new_arr(ctx: ToolContext
 
 
 def test_cac_payback_is_undefined_at_zero_gross_margin(ctx: ToolContext) -> None:
-    # 100,000 per month × 0% = 0: nothing to pay the spend back with.
+    # 100,000 per month × 0% = 0: nothing to pay the spend back with. A 0 % margin is below the plausible
+    # range (5–100), so it is stated as a percent and confirmed.
+    zero_margin = ValueClaim(value=0, unit=Unit.PERCENT, confirm=True)
     value = compute_from_inputs(
         ctx,
         "sales.cac_payback_period",
-        {"finance.total_sm": 600_000, "sales.new_business": 1_200_000, "sales.gross_margin": 0},
+        {"finance.total_sm": 600_000, "sales.new_business": 1_200_000, "sales.gross_margin": zero_margin},
         period="2026-Q3",
         currency="USD",
     )

@@ -7,7 +7,7 @@ from decimal import Decimal
 import pytest
 
 from kpi_context.ontology.binding import Unit
-from kpi_context.tools.formatting import format_value, quantize
+from kpi_context.tools.formatting import format_value, quantize, rounding_rule
 
 
 @pytest.mark.parametrize(
@@ -21,9 +21,13 @@ from kpi_context.tools.formatting import format_value, quantize
         # Percent to two places, half to even.
         ("24.125", Unit.PERCENT, "24.12"),
         ("24.135", Unit.PERCENT, "24.14"),
-        # Ratios keep four places.
-        ("0.123456", Unit.RATIO, "0.1235"),
-        ("0.75", Unit.RATIO, "0.7500"),
+        # Ratios to two places (quantum 0.01): 0.123456 → 0.12; 0.125 → the even 0.12, 0.135 → the even 0.14.
+        ("0.123456", Unit.RATIO, "0.12"),
+        ("0.125", Unit.RATIO, "0.12"),
+        ("0.135", Unit.RATIO, "0.14"),
+        ("0.75", Unit.RATIO, "0.75"),
+        ("1.5", Unit.RATIO, "1.50"),
+        ("2.0000", Unit.RATIO, "2"),
         # 600,000 ÷ 75,000 = 8 exactly: whole numbers stay whole.
         ("8.000000", Unit.MONTHS, "8"),
         ("12.00", Unit.DAYS, "12"),
@@ -63,7 +67,7 @@ def test_units_without_a_quantum_are_left_exactly_as_they_are(unit: Unit) -> Non
         ("-50000", Unit.CURRENCY_PER_MONTH, "EUR", "-€50,000/month"),
         ("24", Unit.PERCENT, None, "24%"),
         ("101.5", Unit.PERCENT, None, "101.5%"),
-        ("0.7500", Unit.RATIO, None, "0.7500x"),
+        ("0.75", Unit.RATIO, None, "0.75x"),
         ("8", Unit.MONTHS, None, "8 months"),
         ("45.5", Unit.DAYS, None, "45.5 days"),
         ("1234", Unit.COUNT, None, "1,234"),
@@ -85,3 +89,30 @@ def test_a_tiny_negative_amount_that_rounds_to_zero_is_shown_as_zero() -> None:
     rounded = quantize(Decimal("-0.001"), Unit.CURRENCY)
     assert str(rounded) == "0"
     assert format_value(rounded, Unit.CURRENCY, "USD") == "$0"
+
+
+@pytest.mark.parametrize(
+    ("unit", "currency", "rule"),
+    [
+        # The rule states what `quantize` does: exact arithmetic, one rounding, half-even, to the unit's quantum.
+        (Unit.CURRENCY, "USD", "exact, then half-even to 0.01 USD"),
+        (Unit.CURRENCY_PER_MONTH, "EUR", "exact, then half-even to 0.01 EUR"),
+        (Unit.PERCENT, None, "exact, then half-even to 0.01 percentage points"),
+        (Unit.RATIO, None, "exact, then half-even to 0.01"),
+        (Unit.MONTHS, None, "exact, then half-even to 0.01 months"),
+        (Unit.DAYS, None, "exact, then half-even to 0.01 days"),
+        (Unit.COUNT, None, "exact, then half-even to 0.01"),
+        (Unit.SCORE, None, "exact, then half-even to 0.01"),
+    ],
+)
+def test_the_rounding_rule_is_stated_in_words_with_its_quantum(unit: Unit, currency: str | None, rule: str) -> None:
+    assert rounding_rule(unit, currency) == rule
+
+
+def test_a_currency_is_named_in_the_rule_only_for_money() -> None:
+    assert rounding_rule(Unit.PERCENT, "USD") == "exact, then half-even to 0.01 percentage points"
+
+
+@pytest.mark.parametrize("unit", [Unit.DATE, Unit.TEXT])
+def test_units_that_are_not_rounded_have_no_rounding_rule(unit: Unit) -> None:
+    assert rounding_rule(unit, None) is None

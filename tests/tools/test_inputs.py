@@ -9,12 +9,13 @@ from typing import Any
 
 import pytest
 
+from kpi_context.ontology.ledger_options import LEDGER_KPI_OPTIONS
 from kpi_context.ontology.loader import load_catalog
 from kpi_context.ontology.model import PeriodRole
-from kpi_context.tools.compute import compute_from_inputs
+from kpi_context.tools.compute import compute_from_inputs, resolve_when
 from kpi_context.tools.context import ToolContext
 from kpi_context.tools.errors import ErrorCode, ErrorDetail, KpiError
-from kpi_context.tools.inputs import When
+from kpi_context.tools.inputs import BoundInput, When, bind_input
 from kpi_context.tools.ledger.engine import compute_from_ledger
 from kpi_context.tools.ledger.source import DatasetRegistry
 from kpi_context.tools.periods import Period
@@ -24,6 +25,8 @@ Q2 = Period(start=date(2026, 4, 1), end=date(2026, 6, 30))
 Q3 = Period(start=date(2026, 7, 1), end=date(2026, 9, 30))
 Q3_2025 = Period(start=date(2025, 7, 1), end=date(2025, 9, 30))
 Q3_JSON = {"start": "2026-07-01", "end": "2026-09-30"}
+WINDOW_TO_SEP_2026 = Period(start=date(2025, 10, 1), end=date(2026, 9, 30))
+WINDOW_JSON = {"start": "2025-10-01", "end": "2026-09-30"}
 
 
 @pytest.fixture(scope="module")
@@ -43,6 +46,25 @@ def refused(ctx: ToolContext, kpi: str, inputs: dict[str, Any], **options: Any) 
     with pytest.raises(KpiError) as info:
         compute_from_inputs(ctx, kpi, inputs, **options)
     return info.value.detail
+
+
+def bind(
+    ctx: ToolContext,
+    kpi_id: str,
+    name: str,
+    argument: Any,
+    *,
+    variant: str | None = None,
+    period: str = "2026-Q3",
+    currency: str | None = "USD",
+) -> BoundInput:
+    """One input of `kpi_id` bound on its own, with the whole bound value the computation lists by reference."""
+    kpi = ctx.catalog.kpis[kpi_id]
+    expression = kpi.expression_for(variant)
+    assert expression is not None
+    spec = next(spec for spec in expression.inputs if spec.name == name)
+    when = resolve_when(kpi, kpi.binding_for(variant), period, None)
+    return bind_input(ctx.binder, kpi, spec, argument, when, currency)
 
 
 def payback_inputs(**overrides: Any) -> dict[str, Any]:
@@ -101,7 +123,7 @@ def test_a_raw_input_with_the_wrong_annualization_is_refused_and_told_what_to_su
     detail = refused(
         ctx,
         "sales.avg_contract_value",
-        {"first_year_new_business": header_averaged, "sales.new_customers_added": 20},
+        {"first_year_new_business": header_averaged, "new_customers_signed": 20},
         variant="first_year",
         period="2026-Q3",
         currency="USD",
@@ -160,15 +182,26 @@ def test_an_input_with_no_value_is_refused_as_undefined(ctx: ToolContext) -> Non
 
 
 def test_bare_numbers_are_reported_figures_bound_by_the_catalog_for_the_computed_period(ctx: ToolContext) -> None:
-    value = compute_from_inputs(ctx, "sales.cac_payback_period", payback_inputs(), period="2026-Q3", currency="USD")
-    inputs = {use.name: use.value for use in value.inputs}
-    spend = inputs["finance.total_sm"]
+    spend = bind(ctx, "sales.cac_payback_period", "finance.total_sm", 600_000).value
     assert spend.status is ValueStatus.REPORTED
     assert spend.binding == ctx.catalog.kpis["finance.total_sm"].binding
     assert spend.period == Q3
     assert spend.currency == "USD"
     # A percent is not money: it carries no currency.
-    assert inputs["sales.gross_margin"].currency is None
+    assert bind(ctx, "sales.cac_payback_period", "sales.gross_margin", 75).value.currency is None
+
+
+def test_a_computed_value_lists_its_inputs_by_reference(ctx: ToolContext) -> None:
+    value = compute_from_inputs(ctx, "sales.cac_payback_period", payback_inputs(), period="2026-Q3", currency="USD")
+    uses = {use.name: use for use in value.inputs}
+    assert list(uses) == ["finance.total_sm", "sales.new_business", "sales.gross_margin"]
+    spend = uses["finance.total_sm"]
+    assert (spend.kpi, spend.value, spend.status) == ("finance.total_sm", Decimal(600_000), ValueStatus.REPORTED)
+    # The reference carries the input's own value id, so it can be traced to the bound input.
+    assert (
+        spend.value_id == bind(ctx, "sales.cac_payback_period", "finance.total_sm", 600_000).value.provenance.value_id
+    )
+    assert spend.label == "Total Sales & Marketing — Total Sales & Marketing, as reported, Q3 2026: $600,000"
 
 
 def test_a_typed_value_for_the_inputs_own_kpi_is_bound_as_asserted(ctx: ToolContext) -> None:
@@ -179,8 +212,9 @@ def test_a_typed_value_for_the_inputs_own_kpi_is_bound_as_asserted(ctx: ToolCont
         period="2026-Q3",
         currency="USD",
     )
-    spend = next(use.value for use in value.inputs if use.name == "finance.total_sm")
+    spend = next(use for use in value.inputs if use.name == "finance.total_sm")
     assert spend.status is ValueStatus.ASSERTED
+    assert "as asserted" in spend.label
     assert "some inputs are asserted by the caller, not produced by this server" in value.warnings
 
 
@@ -195,8 +229,10 @@ def test_a_signed_input_is_used_as_it_was_returned(ctx: ToolContext) -> None:
         period="2026-Q3",
         currency="USD",
     )
-    used = next(use.value for use in value.inputs if use.name == "finance.total_sm")
-    assert used.provenance == spend.provenance
+    used = next(use for use in value.inputs if use.name == "finance.total_sm")
+    assert spend.provenance is not None
+    assert used.value_id == spend.provenance.value_id
+    assert (used.status, used.label) == (spend.status, spend.label)
     assert not any("asserted" in w for w in value.warnings)
 
 
@@ -204,14 +240,14 @@ def test_a_raw_input_is_bound_under_the_formulas_own_name_without_a_signature(ct
     value = compute_from_inputs(
         ctx,
         "sales.avg_contract_value",
-        {"first_year_new_business": 1_300_000, "sales.new_customers_added": 20},
+        {"first_year_new_business": 1_300_000, "new_customers_signed": 20},
         variant="first_year",
         period="2026-Q3",
         currency="USD",
     )
-    raw = next(use.value for use in value.inputs if use.name == "first_year_new_business")
+    raw = next(use for use in value.inputs if use.name == "first_year_new_business")
     assert raw.kpi == "sales.avg_contract_value#first_year_new_business"
-    assert raw.provenance is None
+    assert raw.value_id is None
     assert raw.label == "first_year_new_business (raw input of sales.avg_contract_value): $1,300,000"
 
 
@@ -227,8 +263,11 @@ def test_a_prior_period_input_given_as_a_number_is_bound_to_the_previous_quarter
         period="2026-Q3",
         currency="USD",
     )
-    periods = {use.name: use.value.period for use in value.inputs}
-    assert periods == {"sales.net_new_arr": Q3, "sm_prior_period": Q2}
+    labels = {use.name: use.label for use in value.inputs}
+    assert labels["sales.net_new_arr"].endswith(", Q3 2026: $900,000")
+    assert labels["sm_prior_period"].endswith(", Q2 2026: $1,200,000")
+    prior = bind(ctx, "sales.magic_number", "sm_prior_period", 1_200_000).value
+    assert (prior.kpi, prior.period) == ("finance.total_sm", Q2)
 
 
 def test_a_prior_period_input_for_the_current_quarter_is_a_period_mismatch(ctx: ToolContext) -> None:
@@ -280,7 +319,9 @@ def test_a_balance_dated_at_the_wrong_close_is_a_period_mismatch(ctx: ToolContex
     assert "2026-06-30" in detail.message
 
 
-def test_a_prior_year_input_is_bound_to_the_same_quarter_a_year_earlier(ctx: ToolContext) -> None:
+def test_a_year_over_year_trend_covers_the_twelve_months_to_the_close_and_reads_the_year_earlier_close(
+    ctx: ToolContext,
+) -> None:
     # Year over year: 52,000 now vs 50,000 a year ago → (52,000 − 50,000) ÷ 50,000 = 4%.
     value = compute_from_inputs(
         ctx,
@@ -291,8 +332,12 @@ def test_a_prior_year_input_is_bound_to_the_same_quarter_a_year_earlier(ctx: Too
         currency="USD",
     )
     assert value.value == Decimal("4")
-    periods = {use.name: use.value.period for use in value.inputs}
-    assert periods == {"acv_current": Q3, "acv_year_ago": Q3_2025}
+    # The variant is a trailing twelve-month measure: "2026-Q3" is the twelve months to 30 Sep 2026.
+    assert value.period == WINDOW_TO_SEP_2026
+    # The year-ago figure is one window earlier: 1 Oct 2024 – 30 Sep 2025, closing a year before.
+    year_ago = bind(ctx, "customers.acv_trend_pct", "acv_year_ago", 50_000, variant="year_over_year").value
+    assert year_ago.period == Period(start=date(2024, 10, 1), end=date(2025, 9, 30))
+    assert [use.value for use in value.inputs] == [Decimal(52_000), Decimal(50_000)]
 
 
 def test_roles_shift_the_period_back_one_period_or_twelve_months() -> None:
@@ -344,6 +389,63 @@ def test_nrr_accepts_the_starting_arr_the_server_computed_for_the_same_year(ctx:
     assert value.value == Decimal("110")
 
 
+def _two_accounts_one_cancelled() -> list[dict[str, str]]:
+    # A and B pay 10,000 a year each through 2026; B's cancellation is signed 1 Aug, effective 1 Sep 2026.
+    base = {"charge_type": "recurring", "amount_period": "year", "currency": "USD", "end_date": "2026-12-31"}
+    lived = {**base, "amount": "10000", "start_date": "2025-01-01", "signed_date": "2025-01-01", "change_type": "new"}
+    return [
+        {**lived, "contract_id": "A1", "account_id": "A"},
+        {**lived, "contract_id": "B1", "account_id": "B"},
+        {
+            **base,
+            "contract_id": "B1",
+            "account_id": "B",
+            "amount": "-10000",
+            "start_date": "2026-09-01",
+            "signed_date": "2026-08-01",
+            "change_type": "cancellation",
+        },
+    ]
+
+
+def _ledger_nrr_inputs(ctx: ToolContext, tmp_path: Path, churn_basis: dict[str, str]) -> dict[str, Any]:
+    registry = DatasetRegistry.from_cli(tmp_path)
+    cancelled = {"churn_timing": "cancellation_date"}
+    rows = {"rows": _two_accounts_one_cancelled()}
+
+    def run(kpi: str, basis: dict[str, str]) -> ValueClaim:
+        return passed_back(compute_from_ledger(ctx, kpi, rows, datasets=registry, period="2026", basis=basis))
+
+    return {
+        "sales.starting_arr": run("sales.starting_arr", cancelled),
+        "sales.expansion": run("sales.expansion", cancelled),
+        "sales.downgrades": run("sales.downgrades", cancelled),
+        "sales.churn_arr": run("sales.churn_arr", churn_basis),
+    }
+
+
+def test_nrr_from_ledger_inputs_inherits_their_options(ctx: ToolContext, tmp_path: Path) -> None:
+    inputs = _ledger_nrr_inputs(ctx, tmp_path, {"churn_timing": "cancellation_date"})
+    value = compute_from_inputs(ctx, "customers.net_revenue_retention", inputs, period="2026", currency="USD")
+    # Cohort on 31 Dec 2025: 20,000. B churns on 1 Sep 2026 (cancellation date): 10,000.
+    # (20,000 + 0 − 0 − 10,000) ÷ 20,000 = 50%.
+    assert value.value == Decimal(50)
+    assert value.basis["churn_timing"] == "cancellation_date"
+    assert set(value.basis) <= {key.value for key in LEDGER_KPI_OPTIONS["customers.net_revenue_retention"].keys}
+
+
+def test_inputs_computed_under_conflicting_options_are_refused_on_the_basis_axis(
+    ctx: ToolContext, tmp_path: Path
+) -> None:
+    # Churn computed at the end of the paid period (the default) beside flows computed at the cancellation date.
+    inputs = _ledger_nrr_inputs(ctx, tmp_path, {})
+    detail = refused(ctx, "customers.net_revenue_retention", inputs, period="2026", currency="USD")
+    assert detail.code is ErrorCode.INPUT_BINDING_MISMATCH
+    assert detail.field == "inputs.sales.churn_arr"
+    assert detail.details["axis"] == "basis.churn_timing"
+    assert {detail.details["required"], detail.details["given"]} == {"cancellation_date", "end_of_paid_period"}
+
+
 # --- currency ------------------------------------------------------------------------------------
 
 
@@ -363,12 +465,313 @@ def test_an_input_in_another_currency_than_the_computation_is_refused(ctx: ToolC
 
 def test_a_bare_money_input_takes_the_currency_of_the_computation(ctx: ToolContext) -> None:
     value = compute_from_inputs(ctx, "sales.cac_payback_period", payback_inputs(), period="2026-Q3", currency="EUR")
-    new_business = next(use.value for use in value.inputs if use.name == "sales.new_business")
-    assert new_business.currency == "EUR"
+    new_business = next(use for use in value.inputs if use.name == "sales.new_business")
     assert new_business.label.endswith("€1,200,000")
+    assert (
+        bind(ctx, "sales.cac_payback_period", "sales.new_business", 1_200_000, currency="EUR").value.currency == "EUR"
+    )
 
 
 def test_bare_money_inputs_without_any_currency_are_refused(ctx: ToolContext) -> None:
     detail = refused(ctx, "sales.cac_payback_period", payback_inputs(), period="2026-Q3")
     assert detail.code is ErrorCode.INVALID_ARGUMENT
     assert detail.field is not None and "currency" in detail.field
+
+
+# --- reading numbers: scale, stated units, plausible ranges -------------------------------------
+
+
+def test_a_gross_margin_given_as_a_fraction_is_refused_naming_both_readings(ctx: ToolContext) -> None:
+    # Gross margin is a percent on the 0–100 scale, plausible from 5 to 100: 0.76 would be 0.76 %, while 76 % fits.
+    detail = refused(
+        ctx,
+        "sales.cac_payback_period",
+        payback_inputs(**{"sales.gross_margin": 0.76}),
+        period="2026-Q3",
+        currency="USD",
+    )
+    assert (detail.code, detail.field) == (ErrorCode.IMPLAUSIBLE_VALUE, "inputs.sales.gross_margin")
+    assert "0.76%" in detail.message and "76%" in detail.message.replace("0.76%", "")
+    assert detail.details["given"] == "0.76"
+    assert detail.details["unit"] == "percent"
+    assert detail.details["did_you_mean"] == "76"
+    assert "5%" in detail.details["plausible"] and "100%" in detail.details["plausible"]
+
+
+def test_a_reported_gross_margin_given_as_a_fraction_is_refused_the_same_way(ctx: ToolContext) -> None:
+    detail = refused(ctx, "sales.gross_margin", {"sales.gross_margin": 0.76}, period="2026-Q3")
+    assert (detail.code, detail.field) == (ErrorCode.IMPLAUSIBLE_VALUE, "inputs.sales.gross_margin")
+    assert "0.76%" in detail.message and "76%" in detail.message.replace("0.76%", "")
+    assert detail.details["did_you_mean"] == "76"
+
+
+def test_a_small_monthly_logo_churn_is_a_plausible_percent_and_kept_as_given(ctx: ToolContext) -> None:
+    # Logo churn is plausible from 0 to 100 %: 0.8 for one month is read as 0.8 %, not refused as a fraction.
+    plausible = ctx.catalog.kpis["customers.logo_churn_rate"].plausible_range
+    assert plausible is not None and plausible.contains(Decimal("0.8"))
+    value = compute_from_inputs(
+        ctx, "customers.logo_churn_rate", {"customers.logo_churn_rate": 0.8}, variant="period_rate", period="2026-09"
+    )
+    assert value.status is ValueStatus.REPORTED
+    assert value.value == Decimal("0.8")
+    assert value.unit.value == "percent"
+    assert value.period == Period(start=date(2026, 9, 1), end=date(2026, 9, 30))
+    assert not any("plausible" in w for w in value.warnings)
+
+
+def test_a_percent_string_is_read_on_the_0_to_100_scale(ctx: ToolContext) -> None:
+    # "76%" is 76: 1,200,000 ÷ 12 = 100,000 a month × 0.76 = 76,000; 600,000 ÷ 76,000 = 7.894… → 7.89 months.
+    value = compute_from_inputs(
+        ctx,
+        "sales.cac_payback_period",
+        payback_inputs(**{"sales.gross_margin": "76%"}),
+        period="2026-Q3",
+        currency="USD",
+    )
+    assert value.value == Decimal("7.89")
+    margin = next(use for use in value.inputs if use.name == "sales.gross_margin")
+    assert margin.value == Decimal(76)
+    assert value.warnings == []
+
+
+def test_a_fraction_stated_as_a_ratio_is_converted_to_a_percent_with_a_warning(ctx: ToolContext) -> None:
+    # 0.76 (ratio) × 100 = 76 %: the same 7.89 months as "76%".
+    value = compute_from_inputs(
+        ctx,
+        "sales.cac_payback_period",
+        payback_inputs(**{"sales.gross_margin": claim(value=0.76, unit="ratio")}),
+        period="2026-Q3",
+        currency="USD",
+    )
+    assert value.value == Decimal("7.89")
+    margin = next(use for use in value.inputs if use.name == "sales.gross_margin")
+    assert margin.value == Decimal(76)
+    conversions = [
+        w for w in value.warnings if w.startswith("input sales.gross_margin: given as 0.76 (ratio), read as")
+    ]
+    assert len(conversions) == 1
+
+
+def test_the_ratio_conversion_warning_states_the_percent_as_the_catalog_writes_it(ctx: ToolContext) -> None:
+    value = compute_from_inputs(
+        ctx,
+        "sales.cac_payback_period",
+        payback_inputs(**{"sales.gross_margin": claim(value=0.76, unit="ratio")}),
+        period="2026-Q3",
+        currency="USD",
+    )
+    assert "input sales.gross_margin: given as 0.76 (ratio), read as 76%" in value.warnings
+
+
+def test_a_confirmed_outlier_with_its_unit_is_kept_with_a_warning(ctx: ToolContext) -> None:
+    # A 3 % gross margin is below the plausible 5 %, but the caller says it is true.
+    # 100,000 a month × 0.03 = 3,000; 600,000 ÷ 3,000 = 200 months.
+    outlier = claim(value=3, unit="percent", confirm=True)
+    value = compute_from_inputs(
+        ctx,
+        "sales.cac_payback_period",
+        payback_inputs(**{"sales.gross_margin": outlier}),
+        period="2026-Q3",
+        currency="USD",
+    )
+    assert value.value == Decimal(200)
+    assert any(
+        w.startswith("input sales.gross_margin: 3%") and "kept because the caller confirmed it" in w
+        for w in value.warnings
+    )
+
+
+@pytest.mark.parametrize(
+    "outlier",
+    [claim(value=3, unit="percent"), claim(value=3, confirm=True), claim(value=3)],
+    ids=["unit-without-confirm", "confirm-without-unit", "bare"],
+)
+def test_an_outlier_without_both_its_unit_and_confirm_is_refused(ctx: ToolContext, outlier: ValueClaim) -> None:
+    detail = refused(
+        ctx,
+        "sales.cac_payback_period",
+        payback_inputs(**{"sales.gross_margin": outlier}),
+        period="2026-Q3",
+        currency="USD",
+    )
+    assert (detail.code, detail.field) == (ErrorCode.IMPLAUSIBLE_VALUE, "inputs.sales.gross_margin")
+    assert "confirm" in detail.message
+    # 3 × 100 = 300 is no plausible margin either, so no "did you mean".
+    assert "did_you_mean" not in detail.details
+
+
+def test_an_implausible_amount_of_money_is_shown_in_the_computations_currency(ctx: ToolContext) -> None:
+    detail = refused(
+        ctx,
+        "customers.gross_revenue_retention",
+        {"sales.starting_arr": 10_000_000, "sales.downgrades": -500_000, "sales.churn_arr": 0},
+        period="2026",
+        currency="USD",
+    )
+    assert (detail.code, detail.field) == (ErrorCode.IMPLAUSIBLE_VALUE, "inputs.sales.downgrades")
+    assert "None" not in detail.message
+    assert "-$500,000" in detail.message
+
+
+def test_a_stated_unit_that_cannot_convert_is_an_input_binding_mismatch(ctx: ToolContext) -> None:
+    detail = refused(
+        ctx,
+        "sales.cac_payback_period",
+        payback_inputs(**{"sales.gross_margin": claim(value=76, unit="months")}),
+        period="2026-Q3",
+        currency="USD",
+    )
+    assert (detail.code, detail.field) == (ErrorCode.INPUT_BINDING_MISMATCH, "inputs.sales.gross_margin.unit")
+    assert detail.details == {"input": "sales.gross_margin", "axis": "unit", "required": "percent", "given": "months"}
+
+
+def test_a_signed_value_outside_the_plausible_range_is_not_range_checked(ctx: ToolContext) -> None:
+    # The server computed this 3 % margin itself: (1,000,000 − 970,000) ÷ 1,000,000 = 3 %.
+    margin = compute_from_inputs(
+        ctx,
+        "sales.gross_margin",
+        {"finance.total_revenue": 1_000_000, "finance.total_cogs": 970_000},
+        period="2026-Q3",
+        currency="USD",
+    )
+    assert margin.value == Decimal(3)
+    # 100,000 a month × 0.03 = 3,000; 600,000 ÷ 3,000 = 200 months.
+    value = compute_from_inputs(
+        ctx,
+        "sales.cac_payback_period",
+        payback_inputs(**{"sales.gross_margin": passed_back(margin)}),
+        period="2026-Q3",
+        currency="USD",
+    )
+    assert value.value == Decimal(200)
+
+
+# --- trailing windows -------------------------------------------------------------------------------
+
+
+def nrr_flows(**overrides: Any) -> dict[str, Any]:
+    inputs: dict[str, Any] = {
+        "sales.starting_arr": 10_000_000,
+        "sales.expansion": 1_200_000,
+        "sales.downgrades": 300_000,
+        "sales.churn_arr": 400_000,
+    }
+    inputs.update(overrides)
+    return inputs
+
+
+def test_nrr_fed_the_quarters_flows_is_refused_naming_the_input(ctx: ToolContext) -> None:
+    quarter_expansion = claim(kpi="sales.expansion", value=1_200_000, currency="USD", period=Q3_JSON)
+    detail = refused(
+        ctx,
+        "customers.net_revenue_retention",
+        nrr_flows(**{"sales.expansion": quarter_expansion}),
+        period="2026-Q3",
+        currency="USD",
+    )
+    assert (detail.code, detail.field) == (ErrorCode.PERIOD_MISMATCH, "inputs.sales.expansion.period")
+    assert "'sales.expansion'" in detail.message
+    assert "Q3 2026" in detail.message and "12 months to Sep 2026" in detail.message
+
+
+def test_nrr_fed_twelve_month_window_inputs_is_computed_for_that_window(ctx: ToolContext) -> None:
+    window = {"currency": "USD", "period": WINDOW_JSON}
+    value = compute_from_inputs(
+        ctx,
+        "customers.net_revenue_retention",
+        {
+            # Starting ARR is read the day before the window opens: 30 Sep 2025.
+            "sales.starting_arr": claim(kpi="sales.starting_arr", value=10_000_000, currency="USD", as_of="2025-09-30"),
+            "sales.expansion": claim(kpi="sales.expansion", value=1_200_000, **window),
+            "sales.downgrades": claim(kpi="sales.downgrades", value=300_000, **window),
+            "sales.churn_arr": claim(kpi="sales.churn_arr", value=400_000, **window),
+        },
+        period="2026-Q3",
+        currency="USD",
+    )
+    # (10,000,000 + 1,200,000 − 300,000 − 400,000) ÷ 10,000,000 = 10,500,000 ÷ 10,000,000 = 1.05 → 105%.
+    assert value.value == Decimal(105)
+    assert value.period == WINDOW_TO_SEP_2026
+    assert value.label.endswith(", 12 months to Sep 2026: 105%")
+
+
+def test_nrr_with_bare_numbers_binds_flows_to_the_window_and_starting_arr_to_its_eve(ctx: ToolContext) -> None:
+    expansion = bind(ctx, "customers.net_revenue_retention", "sales.expansion", 1_200_000).value
+    starting = bind(ctx, "customers.net_revenue_retention", "sales.starting_arr", 10_000_000).value
+    assert expansion.period == WINDOW_TO_SEP_2026
+    assert starting.as_of == date(2025, 9, 30)
+
+
+def test_nrr_fed_starting_arr_at_the_quarters_open_is_refused(ctx: ToolContext) -> None:
+    # The quarter opens on 1 July (ARR of 30 June); the window opens on 1 October 2025 (ARR of 30 Sep 2025).
+    at_quarter_open = claim(kpi="sales.starting_arr", value=10_000_000, currency="USD", as_of="2026-06-30")
+    detail = refused(
+        ctx,
+        "customers.net_revenue_retention",
+        nrr_flows(**{"sales.starting_arr": at_quarter_open}),
+        period="2026-Q3",
+        currency="USD",
+    )
+    assert (detail.code, detail.field) == (ErrorCode.PERIOD_MISMATCH, "inputs.sales.starting_arr.as_of")
+    assert "2025-09-30" in detail.message
+
+
+def ebitda_margin(ctx: ToolContext, period: Period | str) -> BoundValue:
+    return compute_from_inputs(
+        ctx,
+        "finance.ebitda_margin",
+        {"finance.ebitda": 1_500_000, "finance.total_revenue": 10_000_000},
+        period=period,
+        currency="USD",
+    )
+
+
+def test_rule_of_40_with_a_quarterly_ebitda_margin_is_refused(ctx: ToolContext) -> None:
+    quarterly = ebitda_margin(ctx, "2026-Q3")
+    assert quarterly.period == Q3
+    detail = refused(
+        ctx,
+        "operations.rule_of_40",
+        {"sales.growth_rate_yoy": 30, "finance.ebitda_margin": passed_back(quarterly)},
+        period="2026-Q3",
+        currency="USD",
+    )
+    assert (detail.code, detail.field) == (ErrorCode.PERIOD_MISMATCH, "inputs.finance.ebitda_margin.period")
+    assert "'finance.ebitda_margin'" in detail.message
+
+
+def test_rule_of_40_with_a_twelve_month_ebitda_margin_is_computed_for_the_window(ctx: ToolContext) -> None:
+    # EBITDA margin over the twelve months: 1,500,000 ÷ 10,000,000 = 15 %. Rule of 40 = 30 % growth + 15 % = 45.
+    yearly = ebitda_margin(ctx, WINDOW_TO_SEP_2026)
+    assert yearly.value == Decimal(15)
+    value = compute_from_inputs(
+        ctx,
+        "operations.rule_of_40",
+        {"sales.growth_rate_yoy": 30, "finance.ebitda_margin": passed_back(yearly)},
+        period="2026-Q3",
+        currency="USD",
+    )
+    assert value.value == Decimal(45)
+    assert value.period == WINDOW_TO_SEP_2026
+
+
+def test_a_period_given_as_start_and_end_is_read_like_its_shorthand(ctx: ToolContext) -> None:
+    as_dates = Period.model_validate(Q3_JSON)
+    by_dates = compute_from_inputs(ctx, "sales.cac_payback_period", payback_inputs(), period=as_dates, currency="USD")
+    by_name = compute_from_inputs(ctx, "sales.cac_payback_period", payback_inputs(), period="2026-Q3", currency="USD")
+    # 1,200,000 ÷ 12 = 100,000 a month × 75 % = 75,000; 600,000 ÷ 75,000 = 8 months.
+    assert by_dates.value == by_name.value == Decimal(8)
+    assert by_dates.period == by_name.period == Q3
+    assert by_dates.provenance is not None and by_name.provenance is not None
+    assert by_dates.provenance.value_id == by_name.provenance.value_id
+    # A trailing-window KPI given {start, end} is computed for the twelve months to its end.
+    nrr = compute_from_inputs(ctx, "customers.net_revenue_retention", nrr_flows(), period=as_dates, currency="USD")
+    assert nrr.period == WINDOW_TO_SEP_2026
+
+
+def test_a_period_that_is_not_whole_months_is_labelled_by_its_dates(ctx: ToolContext) -> None:
+    # 1 July – 15 September 2026: the twelve months to 15 Sep 2026 run from 16 Sep 2025.
+    part = Period(start=date(2026, 7, 1), end=date(2026, 9, 15))
+    nrr = compute_from_inputs(ctx, "customers.net_revenue_retention", nrr_flows(), period=part, currency="USD")
+    assert nrr.period == Period(start=date(2025, 9, 16), end=date(2026, 9, 15))
+    assert nrr.label.endswith(", 2025-09-16 to 2026-09-15: 105%")

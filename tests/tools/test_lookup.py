@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import json
+import re
+
 import pytest
 
 from kpi_context.ontology.loader import load_catalog
 from kpi_context.ontology.model import Domain, Stage, Tier
+from kpi_context.ontology.search import GOOD_MATCH_SCORE
 from kpi_context.tools.context import ToolContext
 from kpi_context.tools.errors import ErrorCode, ErrorDetail, KpiError
-from kpi_context.tools.lookup import lookup_kpi
+from kpi_context.tools.lookup import Detail, LookupResult, lookup_kpi
 
 
 @pytest.fixture(scope="module")
@@ -22,71 +26,174 @@ def refused(ctx: ToolContext, query: str, *, domain: Domain | None = None) -> Er
     return info.value.detail
 
 
-def test_an_id_resolves_exactly_to_its_kpi_first(ctx: ToolContext) -> None:
+def family_of(ctx: ToolContext, family: str) -> set[str]:
+    return {kpi.id for kpi in ctx.catalog.kpis.values() if kpi.family == family}
+
+
+def size(result: LookupResult) -> int:
+    """Characters a model reads: the result as the server sends it (defaults omitted, compact JSON)."""
+    payload = result.model_dump(mode="json", exclude_defaults=True)
+    return len(json.dumps(payload, ensure_ascii=False, separators=(",", ":")))
+
+
+# --- exact names -----------------------------------------------------------------------------------
+
+
+def test_an_id_answers_with_one_card_and_names_its_family_look_alikes(ctx: ToolContext) -> None:
     result = lookup_kpi(ctx, "sales.avg_contract_value")
     assert result.exact is True
-    assert result.matches[0].id == "sales.avg_contract_value"
+    assert [m.id for m in result.matches] == ["sales.avg_contract_value"]
+    assert result.family == "acv"
+    # Every other ACV, by id and the rules that set it apart, without their cards.
+    assert {a.id for a in result.look_alikes} == family_of(ctx, "acv") - {"sales.avg_contract_value"}
+    assert all(a.distinguishing == ctx.catalog.kpis[a.id].variant_label for a in result.look_alikes)
+    assert result.more == 0
     assert result.catalog.version == ctx.catalog.version
     assert result.catalog.content_hash == ctx.catalog.content_hash
 
 
-def test_a_card_lists_the_default_rules_first_then_each_variant_with_its_formula(ctx: ToolContext) -> None:
+def test_a_kpi_outside_any_family_has_no_look_alikes(ctx: ToolContext) -> None:
+    kpi = next(k for k in ctx.catalog.kpis.values() if k.family is None)
+    result = lookup_kpi(ctx, kpi.id)
+    assert result.exact is True
+    assert [m.id for m in result.matches] == [kpi.id]
+    assert (result.family, result.look_alikes) == (None, [])
+    assert result.matches[0].distinguishing is None
+
+
+def test_a_card_states_rules_unit_formula_inputs_variants_and_benchmark(ctx: ToolContext) -> None:
     card = lookup_kpi(ctx, "sales.avg_contract_value").matches[0]
-    assert [v.id for v in card.variants] == ["default", "first_year", "contract_value"]
-    assert card.variants[0].formula == "sales.new_business / sales.new_customers_added"
-    assert card.variants[1].formula == "first_year_new_business / sales.new_customers_added"
-    assert card.formula.input_names == ["sales.new_business", "sales.new_customers_added"]
-    assert card.benchmark is not None and card.benchmark.median == 62000
+    kpi = ctx.catalog.kpis["sales.avg_contract_value"]
+    assert card.label == "Average Contract Value"
+    # The definition is the description's first sentence.
+    assert card.definition == kpi.description.split(". ")[0] + "."
+    assert card.distinguishing == "new-logo average, recurring only, TCV ÷ term"
+    assert (card.unit, card.direction) == ("money", "higher is better")
+    # No plausible range is shown for money.
+    assert card.plausible is None
+    assert card.formula == "new_logo_contract_value / new_customers_signed"
+    assert [(i.name, i.unit) for i in card.inputs] == [
+        ("new_logo_contract_value", "money"),
+        ("new_customers_signed", "count"),
+    ]
+    # Governed variants only: the default rules are the card itself.
+    assert [(v.id, v.label) for v in card.variants] == [
+        ("first_year", "new-logo average, recurring only, first contract year"),
+        ("contract_value", "new-logo average, recurring plus one-time, TCV ÷ term"),
+    ]
+    assert card.ledger is True
+    assert card.benchmark is not None
+    assert card.benchmark.quartiles == "p25 $25,000 · median $62,000 · p75 $100,000"
+    assert card.benchmark.measured_under == "default"
     assert "customers.avg_contract_value" in card.must_pair_with
-    assert card.pitfalls
-    assert card.drift_risk is not None
-    assert card.tier is Tier.PUBLISHED
+    assert card.pitfall == kpi.pitfalls[0]
+    assert card.full is None
 
 
-def test_a_primary_kpis_card_has_no_machine_formula_and_takes_its_own_id_as_input(ctx: ToolContext) -> None:
+def test_a_percent_card_states_its_scale_and_plausible_range(ctx: ToolContext) -> None:
+    card = lookup_kpi(ctx, "customers.net_revenue_retention").matches[0]
+    assert card.unit == "percent 0–100"
+    # NRR is plausible from 10 to 300 %.
+    assert card.plausible is not None and "10%" in card.plausible and "300%" in card.plausible
+    assert card.direction == "higher is better"
+    assert [v.id for v in card.variants] == ["period_rate"]
+
+
+def test_a_primary_kpis_card_has_no_formula(ctx: ToolContext) -> None:
     card = lookup_kpi(ctx, "sales.arr").matches[0]
-    assert card.production.value == "primary"
-    assert card.formula.expression is None
-    assert card.formula.input_names == ["sales.arr"]
+    assert ctx.catalog.kpis["sales.arr"].production.value == "primary"
+    assert card.formula is None
+    assert card.ledger is True
 
 
 def test_an_alias_names_the_kpi_it_belongs_to(ctx: ToolContext) -> None:
     result = lookup_kpi(ctx, "NDR")
     assert result.exact is True
-    assert result.matches[0].id == "customers.net_revenue_retention"
+    assert [m.id for m in result.matches] == ["customers.net_revenue_retention"]
 
 
-def test_a_family_name_returns_every_member_with_what_sets_it_apart(ctx: ToolContext) -> None:
-    result = lookup_kpi(ctx, "ACV", limit=10)
+@pytest.mark.parametrize("query", ["bridge", "waterfall", "ARR bridge"])
+def test_bridge_words_find_net_new_arr(ctx: ToolContext, query: str) -> None:
+    result = lookup_kpi(ctx, query)
+    assert result.matches[0].id == "sales.net_new_arr"
+
+
+def test_burn_multiple_finds_its_own_kpi(ctx: ToolContext) -> None:
+    result = lookup_kpi(ctx, "burn multiple")
+    assert result.exact is True
+    assert [m.id for m in result.matches] == ["finance.burn_multiple"]
+
+
+def test_full_detail_adds_the_governance_record(ctx: ToolContext) -> None:
+    kpi = ctx.catalog.kpis["sales.avg_contract_value"]
+    card = lookup_kpi(ctx, kpi.id, detail=Detail.FULL).matches[0]
+    assert card.full is not None
+    full = card.full
+    assert full.description == kpi.description
+    assert full.aliases == list(kpi.aliases)
+    assert full.binding == kpi.binding
+    assert full.formula_in_words == kpi.formula
+    # The default rules first, then each governed variant, with its binding and formula.
+    assert [v.id for v in full.variants] == ["default", "first_year", "contract_value"]
+    assert full.variants[0].formula == "new_logo_contract_value / new_customers_signed"
+    assert full.variants[1].formula == "first_year_new_business / new_customers_signed"
+    assert full.variants[1].binding.annualization.value == "first_contract_year"
+    assert full.source.tier is Tier.PUBLISHED
+    assert full.pitfalls == list(kpi.pitfalls)
+    assert full.decisions_to_lock == list(kpi.decisions_to_lock)
+    assert full.drift_risk is not None
+    # The card part is the same as without detail.
+    assert card.model_copy(update={"full": None}) == lookup_kpi(ctx, kpi.id).matches[0]
+
+
+# --- families and limits ----------------------------------------------------------------------------
+
+
+def test_a_family_name_returns_its_members_with_what_sets_each_apart(ctx: ToolContext) -> None:
+    result = lookup_kpi(ctx, "ACV")
     assert result.family == "acv"
     # Two KPIs are called ACV: the query does not name exactly one.
     assert result.exact is False
-    members = {m.id for m in result.matches if m.family == "acv"}
-    assert {"sales.avg_contract_value", "customers.avg_contract_value", "sales.booked_acv"} <= members
-    assert all(m.distinguishing for m in result.matches if m.family == "acv")
+    assert result.look_alikes == []
+    ids = [m.id for m in result.matches]
+    assert len(ids) <= 5
+    # The two KPIs named ACV come first, then the rest of the family.
+    assert set(ids[:2]) == {"sales.avg_contract_value", "customers.avg_contract_value"}
+    assert set(ids) <= family_of(ctx, "acv")
+    assert all(m.distinguishing == ctx.catalog.kpis[m.id].variant_label for m in result.matches)
 
 
-def test_the_whole_family_is_returned_even_beyond_the_limit(ctx: ToolContext) -> None:
-    # Hiding a look-alike would invite picking the wrong one, so the family outranks the limit.
+def test_the_limit_holds_for_a_family(ctx: ToolContext) -> None:
+    result = lookup_kpi(ctx, "ACV", limit=2)
+    assert len(result.matches) == 2
+    assert {m.id for m in result.matches} == {"sales.avg_contract_value", "customers.avg_contract_value"}
+    # The rest of the family is counted, not hidden silently.
+    assert result.more == len(family_of(ctx, "acv")) - 2
+
+
+def test_the_limit_holds_even_when_one_card_leaves_family_members_out(ctx: ToolContext) -> None:
     result = lookup_kpi(ctx, "retention", limit=1)
-    families = {m.family for m in result.matches}
-    assert families == {"retention"}
-    assert {"customers.net_revenue_retention", "customers.gross_revenue_retention"} <= {m.id for m in result.matches}
+    assert result.family == "retention"
+    assert len(result.matches) == 1
+    assert result.matches[0].id in family_of(ctx, "retention")
+    # `more` counts every good match left out: the other family members, and any other KPI that names
+    # retention well enough to be a card (search score at least GOOD_MATCH_SCORE).
+    good = [h for h in ctx.index.search("retention", limit=50).hits if h.score >= GOOD_MATCH_SCORE]
+    assert result.more == len(good) - 1
+    assert result.more >= len(family_of(ctx, "retention")) - 1
 
 
 def test_a_domain_filter_keeps_only_that_domains_kpis(ctx: ToolContext) -> None:
     result = lookup_kpi(ctx, "ACV", domain=Domain.CUSTOMERS)
-    assert result.matches
-    assert {m.domain for m in result.matches} == {Domain.CUSTOMERS}
     # Within customers only one KPI is called ACV.
     assert result.exact is True
-    assert result.matches[0].id == "customers.avg_contract_value"
+    assert [m.id for m in result.matches] == ["customers.avg_contract_value"]
 
 
 def test_a_tier_filter_keeps_only_definitions_of_that_tier(ctx: ToolContext) -> None:
     result = lookup_kpi(ctx, "retention", tier=Tier.PUBLISHED)
     assert result.matches
-    assert {m.tier for m in result.matches} == {Tier.PUBLISHED}
+    assert {ctx.catalog.kpis[m.id].definition_source.tier for m in result.matches} == {Tier.PUBLISHED}
 
 
 def test_a_stage_filter_keeps_only_kpis_suggested_for_that_stage(ctx: ToolContext) -> None:
@@ -97,14 +204,39 @@ def test_a_stage_filter_keeps_only_kpis_suggested_for_that_stage(ctx: ToolContex
         assert Stage.SEED in kpi.suggested_for_stages or Stage.SEED in kpi.stage_relevance
 
 
-def test_an_unknown_term_is_not_found_with_ranked_suggestions(ctx: ToolContext) -> None:
-    detail = refused(ctx, "zzqx flurb")
+def test_a_short_name_brings_no_card_that_shares_no_word_with_it(ctx: ToolContext) -> None:
+    # "ACV" is a short name: a KPI whose id, label, aliases and description never say "acv" is at most a suggestion.
+    result = lookup_kpi(ctx, "ACV", limit=10)
+    for match in result.matches:
+        kpi = ctx.catalog.kpis[match.id]
+        words = re.findall(r"[a-z0-9]+", " ".join([kpi.id, kpi.label, *kpi.aliases, kpi.description]).lower())
+        assert kpi.family == "acv" or "acv" in words, match.id
+
+
+# --- not found ----------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("query", ["zzqx_not_a_kpi", "zzqx flurb"])
+def test_nonsense_is_not_found_with_at_most_five_suggestions(ctx: ToolContext, query: str) -> None:
+    detail = refused(ctx, query)
     assert (detail.code, detail.field) == (ErrorCode.NOT_FOUND, "query")
     suggestions = detail.details["suggestions"]
-    assert suggestions
-    assert all(ctx.catalog.get(s["id"]) is not None and s["label"] for s in suggestions)
-    scores = [s["score"] for s in suggestions]
-    assert scores == sorted(scores, reverse=True)
+    assert 1 <= len(suggestions) <= 5
+    for suggestion in suggestions:
+        assert set(suggestion) == {"id", "label"}
+        assert suggestion["label"] == ctx.catalog.kpis[suggestion["id"]].label
+
+
+# --- context budgets ----------------------------------------------------------------------------------
+
+
+def test_a_family_lookup_fits_in_six_thousand_characters(ctx: ToolContext) -> None:
+    assert size(lookup_kpi(ctx, "ACV")) <= 6_000
+
+
+@pytest.mark.parametrize("kpi_id", ["sales.arr", "customers.net_revenue_retention", "sales.avg_contract_value"])
+def test_one_exact_card_fits_in_three_thousand_characters(ctx: ToolContext, kpi_id: str) -> None:
+    assert size(lookup_kpi(ctx, kpi_id)) <= 3_000
 
 
 def test_a_term_with_no_match_inside_the_filter_is_not_found(ctx: ToolContext) -> None:

@@ -40,8 +40,21 @@ def payload(binding: Binding, **changes: Any) -> bytes:
 
 def test_the_payload_is_canonical_json_of_the_meaning_bearing_fields(acv_binding: Binding) -> None:
     document = json.loads(payload(acv_binding))
-    assert set(document) == {"kpi", "variant", "value", "unit", "currency", "period", "as_of", "binding", "status"}
+    assert set(document) == {
+        "kpi",
+        "variant",
+        "value",
+        "unit",
+        "currency",
+        "period",
+        "as_of",
+        "binding",
+        "status",
+        "basis",
+    }
     assert document["period"] == ["2026-07-01", "2026-09-30"]
+    # No ledger options given: the basis signs as an empty object.
+    assert document["basis"] == {}
     assert document["value"] == "62000"
     assert document["binding"]["grain"]["level"] == "new_customer"
     # Sorted keys and no spaces: the same value always yields the same bytes.
@@ -72,10 +85,32 @@ def test_an_undefined_value_signs_as_null(acv_binding: Binding) -> None:
         {"period": Period(start=date(2026, 4, 1), end=date(2026, 6, 30))},
         {"as_of": date(2026, 9, 30)},
         {"status": "asserted"},
+        {"basis": {"grr_cap": "aggregate"}},
     ],
 )
 def test_every_meaning_bearing_field_changes_the_payload(acv_binding: Binding, change: dict[str, Any]) -> None:
     assert payload(acv_binding, **change) != payload(acv_binding)
+
+
+def test_the_basis_is_signed_as_a_sorted_object(acv_binding: Binding) -> None:
+    options = {"short_terms": "face_value", "day_count": "actual_365"}
+    document = json.loads(payload(acv_binding, basis=options))
+    assert document["basis"] == options
+    assert payload(acv_binding, basis=options) == payload(
+        acv_binding, basis={"day_count": "actual_365", "short_terms": "face_value"}
+    )
+    # The bytes list the keys in order, whatever order the caller's dict had.
+    assert b'"basis":{"day_count":"actual_365","short_terms":"face_value"}' in payload(acv_binding, basis=options)
+
+
+def test_a_missing_basis_signs_like_an_empty_one(acv_binding: Binding) -> None:
+    assert payload(acv_binding, basis=None) == payload(acv_binding, basis={}) == payload(acv_binding)
+
+
+def test_a_different_option_value_changes_the_payload(acv_binding: Binding) -> None:
+    assert payload(acv_binding, basis={"grr_cap": "aggregate"}) != payload(
+        acv_binding, basis={"grr_cap": "per_customer"}
+    )
 
 
 def test_a_different_grain_changes_the_payload(acv_binding: Binding) -> None:

@@ -13,7 +13,7 @@ import calendar
 import functools
 from collections.abc import Callable, Mapping
 from datetime import date, timedelta
-from decimal import Decimal
+from decimal import ROUND_HALF_EVEN, Decimal
 from enum import StrEnum
 from typing import Any
 
@@ -40,7 +40,7 @@ from kpi_context.tools.ledger import measures
 from kpi_context.tools.ledger.measures import Measured, Movement
 from kpi_context.tools.ledger.source import DatasetRegistry, ledger_source
 from kpi_context.tools.ledger.sql import priced_key, priced_sql
-from kpi_context.tools.ledger.validate import REJECTIONS_LISTED, Validation, open_ledger
+from kpi_context.tools.ledger.validate import Validation, open_ledger
 from kpi_context.tools.periods import Period
 from kpi_context.tools.resolve import resolve_kpi
 from kpi_context.tools.values import BoundValue, Component, LedgerTrace, ValueStatus
@@ -163,9 +163,8 @@ def compute_from_ledger(
         rows_read=checked.rows_read,
         rows_used=checked.rows_used,
         rows_rejected=checked.rows_rejected,
-        rejections=checked.rejections,
-        contributing=measured.contributing,
-        options={key.value: options.value_of(key).value for key in spec.keys},
+        rejections=checked.rejections[:REJECTIONS_SHOWN],
+        contributing=_without_ids(measured.contributing, ctx.trace_ids),
     )
     if measured.undefined_reason:
         warnings.append(f"undefined: {measured.undefined_reason}")
@@ -184,8 +183,40 @@ def compute_from_ledger(
             ledger=trace,
             warnings=tuple(warnings + _data_warnings(checked)),
             binding=binding,
+            basis={key.value: options.value_of(key).value for key in spec.keys},
         )
     )
+
+
+def _cent(amount: Decimal) -> Decimal:
+    return amount.quantize(Decimal("0.01"), rounding=ROUND_HALF_EVEN)
+
+
+REJECTIONS_SHOWN = 5
+"""Rejected rows a value lists (the count is always complete): enough to see the pattern, not a dump."""
+
+
+def _without_ids(contributing: Mapping[str, object], keep: int) -> dict[str, object]:
+    """Counts always; account and contract ids only as many as the operator allows (customer identifiers)."""
+    out: dict[str, object] = {}
+    for key, value in contributing.items():
+        if key.endswith("_ids"):
+            ids = _flatten_ids(value)[:keep]
+            if ids:
+                out[key] = ids
+        elif isinstance(value, Mapping):
+            out[key] = _without_ids(value, keep)
+        else:
+            out[key] = value
+    return out
+
+
+def _flatten_ids(value: object) -> list[str]:
+    if isinstance(value, Mapping):
+        return [i for group in value.values() for i in _flatten_ids(group)]
+    if isinstance(value, list):
+        return [str(i) for i in value]
+    return [str(value)]
 
 
 def _price(options: LedgerOptions, lines: str, cursor: duckdb.DuckDBPyConnection, target: str) -> None:
@@ -241,8 +272,12 @@ def _governed(
 
 
 def _tidy(component: Component) -> Component:
-    """Drop the trailing zeros of the twelve working decimals (24000.000000000000 → 24000); the value is unchanged."""
-    value = component.value
+    """Round a component once, half-even to the cent (24000.000000000000 → 24000, …279999999999 → .28).
+
+    The value itself is computed from the exact sums; components are shown for tracing and for
+    recomputing the value by hand, which they reproduce at the value's own rounding.
+    """
+    value = _cent(component.value)
     tidy = value.quantize(Decimal(1)) if value == value.to_integral_value() else value.normalize()
     return component.model_copy(update={"value": tidy})
 
@@ -250,7 +285,7 @@ def _tidy(component: Component) -> Component:
 def _data_warnings(checked: Validation) -> list[str]:
     notes = []
     if checked.rows_rejected:
-        listed = min(checked.rows_rejected, REJECTIONS_LISTED)
+        listed = min(checked.rows_rejected, REJECTIONS_SHOWN)
         notes.append(
             f"{checked.rows_rejected:,} of {checked.rows_read:,} ledger rows were rejected and left out "
             f"({listed:,} listed with row number and reason in ledger.rejections)"
@@ -320,9 +355,14 @@ def _run(
         case Measure.NET_NEW_ARR:
             period = _needs_period(kpi, when)
             moved = measures.bridge(con, options, period.start - timedelta(days=1), period.end)
+            # Each movement is a value of its own, rounded to the cent by the bound rule; net new ARR is their
+            # sum, so it equals the same KPI computed from those five values and its components add up to it.
+            # (The bridge itself reconciles exactly before rounding: measures.bridge checks it.)
+            cents = {m: _cent(moved.amounts[m]) for m in _BRIDGE_MOVEMENTS.values()}
+            added = cents[Movement.NEW] + cents[Movement.EXPANSION] + cents[Movement.REACTIVATION]
             return Measured(
-                moved.end - moved.start,
-                "new + expansion + reactivation − contraction − churn (= ARR at close − ARR at open)",
+                added - cents[Movement.CONTRACTION] - cents[Movement.CHURN],
+                "new + expansion + reactivation − contraction − churn, each rounded to the cent",
                 moved.components(),
                 moved.trace(),
             ), when

@@ -332,7 +332,7 @@ def new_logo_acv(con: duckdb.DuckDBPyConnection, options: LedgerOptions, start: 
     count = int(str(logos))
     components = (
         Component(name="new_logo_contract_value", value=_dec(total)),
-        Component(name="new_customers", value=Decimal(count)),
+        Component(name="new_customers_signed", value=Decimal(count)),
     )
     trace: dict[str, object] = {
         "accounts": count,

@@ -96,12 +96,9 @@ def test_each_movement_of_the_bridge_is_computed_by_hand(compute, make_line):
     }
     assert bridge.value == Decimal(7000)
     assert bridge.ledger is not None
-    assert bridge.ledger.contributing["account_ids"] == {
-        "new": ["N"],
-        "expansion": ["E"],
-        "reactivation": ["R"],
-        "contraction": ["D"],
-        "churn": ["X"],
+    # One account in each movement; none flat. Counts only: no account ids by default.
+    assert bridge.ledger.contributing == {
+        "accounts": {"new": 1, "expansion": 1, "reactivation": 1, "contraction": 1, "churn": 1, "flat": 0}
     }
 
 
@@ -182,3 +179,59 @@ def test_sample_ledger_period_covers_new_logos_and_churn(ctx):
     assert new_logos.value is not None and new_logos.value > 0
     assert churned.value is not None and churned.value > 0
     assert new_logos.period is not None and new_logos.period.end == date(2025, 12, 31)
+
+
+@pytest.mark.parametrize("allowed", [2, 5])
+def test_a_bridge_trace_lists_at_most_the_allowed_account_ids_across_movements(ctx, registry, make_line, allowed):
+    from kpi_context.tools.context import ToolContext
+    from kpi_context.tools.ledger.engine import compute_from_ledger
+
+    # Five accounts move (N, E, R, D, X): the trace lists min(allowed, 5) of them, and still counts all.
+    traced = ToolContext.create(ctx.catalog, secret=b"ledger-tests", trace_ids=allowed)
+    bridge = compute_from_ledger(
+        traced, "sales.net_new_arr", {"rows": _movers(make_line)}, datasets=registry, period="2026-Q2"
+    )
+    assert bridge.ledger is not None
+    ids = bridge.ledger.contributing["account_ids"]
+    assert isinstance(ids, list) and len(ids) == allowed
+    assert set(ids) <= {"N", "E", "R", "D", "X"}
+    assert bridge.ledger.contributing["accounts"] == {
+        "new": 1,
+        "expansion": 1,
+        "reactivation": 1,
+        "contraction": 1,
+        "churn": 1,
+        "flat": 0,
+    }
+
+
+def test_bridge_components_are_rounded_to_the_cent(compute, make_line):
+    # 10,000 for 1 May – 31 Dec 2028 at actual/365: 245 days → 10,000 × 365 ÷ 245 = 14,897.959183… a year.
+    # Over 2028-Q2 it is all new ARR: start 0, new 14,897.96, end 14,897.96 — no sub-cent residue.
+    rows = [
+        make_line(
+            amount="10000",
+            amount_period="term",
+            start_date="2028-05-01",
+            end_date="2028-12-31",
+            signed_date="2028-04-01",
+        )
+    ]
+    bridge = compute("sales.net_new_arr", rows, period="2028-Q2", basis={"day_count": "actual_365"})
+    parts = {c.name: c.value for c in bridge.components}
+    assert (parts["start"], parts["new"], parts["end"]) == (Decimal(0), Decimal("14897.96"), Decimal("14897.96"))
+    assert bridge.value == Decimal("14897.96")
+    assert all(c.value.as_tuple().exponent >= -2 for c in bridge.components)
+
+
+@pytest.mark.parametrize("basis", [{}, {"day_count": "actual_actual", "churn_timing": "cancellation_date"}])
+def test_components_on_a_generated_ledger_carry_no_sub_cent_residue(ctx, generated, basis):
+    from kpi_context.tools.ledger.engine import compute_from_ledger
+
+    registry = DatasetRegistry.from_cli(generated.parent, [f"gen={generated}"])
+    for kpi in ("sales.net_new_arr", "customers.net_revenue_retention", "customers.gross_revenue_retention"):
+        value = compute_from_ledger(ctx, kpi, "gen", datasets=registry, period="2025", basis=basis)
+        assert value.components
+        for component in value.components:
+            assert component.value == component.value.quantize(Decimal("0.01")), (kpi, component)
+            assert component.value.as_tuple().exponent >= -2, (kpi, component)

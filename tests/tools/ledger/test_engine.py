@@ -2,14 +2,22 @@
 
 from __future__ import annotations
 
+import json
 from datetime import date
 from decimal import Decimal
+from pathlib import Path
 
 import pytest
 
 from kpi_context.ontology.ledger_options import LEDGER_KPI_OPTIONS
+from kpi_context.tools.context import ToolContext
 from kpi_context.tools.errors import ErrorCode, KpiError
-from kpi_context.tools.ledger.engine import KPI_MEASURES, months_before
+from kpi_context.tools.ledger.engine import KPI_MEASURES, compute_from_ledger, months_before
+from kpi_context.tools.ledger.source import DatasetRegistry
+from kpi_context.tools.periods import Period
+from kpi_context.tools.values import LedgerTrace
+
+REPO = Path(__file__).resolve().parents[3]
 
 MID_2026 = date(2026, 6, 30)
 
@@ -141,8 +149,9 @@ def test_the_result_is_signed_and_traces_rows_and_options(compute, make_line):
     assert arr.provenance is not None and arr.provenance.signature
     assert arr.ledger is not None
     assert arr.ledger.rows_read == arr.ledger.rows_used + arr.ledger.rows_rejected == 4
-    assert arr.ledger.contributing["account_ids"] == ["A", "B", "C"]
-    assert arr.ledger.options["annualization"] == "current_contract_year"
+    # Accounts A, B and C; contracts A1, A2, B1 and C1. Counts only: no account ids by default.
+    assert arr.ledger.contributing == {"accounts": 3, "contracts": 4}
+    assert arr.basis["annualization"] == "current_contract_year"
     assert arr.currency == "USD"
 
 
@@ -152,12 +161,11 @@ def test_first_year_variant_sets_the_default_annualization(compute, make_line):
     first = compute("sales.booked_acv", rows, period="2026", variant="first_year")
     default = compute("sales.booked_acv", rows, period="2026")
     assert (first.value, default.value) == (Decimal(8000), Decimal(10000))
-    assert first.ledger is not None and first.ledger.options["annualization"] == "first_contract_year"
+    assert first.basis["annualization"] == "first_contract_year"
+    assert default.basis["annualization"] == "tcv_over_term_years"
 
 
 def test_progress_is_reported_up_to_the_total(ctx, registry, make_line):
-    from kpi_context.tools.ledger.engine import compute_from_ledger
-
     seen: list[tuple[float, float | None, str]] = []
     compute_from_ledger(
         ctx,
@@ -175,3 +183,91 @@ def test_months_before_keeps_month_ends():
     assert months_before(date(2026, 2, 28), 12) == date(2025, 2, 28)
     assert months_before(date(2026, 9, 30), 12) == date(2025, 9, 30)
     assert months_before(date(2025, 2, 28), 12) == date(2024, 2, 29)
+
+
+# --- what a ledger value carries: options in `basis`, counts, ids only when allowed, a small payload ----
+
+
+def _size(value) -> int:
+    """Characters a model reads: the value as the server sends it (defaults omitted, compact JSON)."""
+    return len(
+        json.dumps(value.model_dump(mode="json", exclude_defaults=True), ensure_ascii=False, separators=(",", ":"))
+    )
+
+
+def test_basis_holds_every_option_of_the_kpi_and_the_trace_has_none(compute, make_line):
+    arr = compute("sales.arr", _book(make_line), as_of=MID_2026, basis={"discounts": "list"})
+    assert set(arr.basis) == {key.value for key in LEDGER_KPI_OPTIONS["sales.arr"].keys}
+    # The option asked for, and the catalog's default for the rest.
+    assert arr.basis["discounts"] == "list"
+    assert arr.basis["recurring_inclusion"] == "recurring_only"
+    assert "options" not in LedgerTrace.model_fields
+    assert arr.ledger is not None and "options" not in arr.ledger.model_dump()
+
+
+def test_values_under_different_options_differ_in_their_signed_basis(compute, make_line):
+    # The book has no list amounts, so both read 48,000; only the options differ, and so does the value id.
+    net = compute("sales.arr", _book(make_line), as_of=MID_2026)
+    listed = compute("sales.arr", _book(make_line), as_of=MID_2026, basis={"discounts": "list"})
+    assert net.value == listed.value == Decimal(48000)
+    assert net.provenance is not None and listed.provenance is not None
+    assert net.provenance.value_id != listed.provenance.value_id
+
+
+def test_a_trace_lists_no_account_ids_by_default(compute, make_line):
+    arr = compute("sales.arr", _book(make_line), as_of=MID_2026)
+    assert arr.ledger is not None
+    assert not any(key.endswith("_ids") for key in arr.ledger.contributing)
+    traced = json.dumps(arr.ledger.model_dump(mode="json"))
+    assert all(f'"{account}"' not in traced for account in ("A", "B", "C"))
+    assert arr.ledger.contributing == {"accounts": 3, "contracts": 4}
+
+
+@pytest.mark.parametrize(("allowed", "listed"), [(1, 1), (2, 2), (5, 3)])
+def test_a_trace_lists_at_most_the_account_ids_the_operator_allows(ctx, registry, make_line, allowed, listed):
+    # Three accounts contribute (A, B, C): the trace lists min(allowed, 3) of them.
+    traced = ToolContext.create(ctx.catalog, secret=b"ledger-tests", trace_ids=allowed)
+    arr = compute_from_ledger(traced, "sales.arr", {"rows": _book(make_line)}, datasets=registry, as_of=MID_2026)
+    assert arr.ledger is not None
+    ids = arr.ledger.contributing["account_ids"]
+    assert isinstance(ids, list) and len(ids) == listed
+    assert set(ids) <= {"A", "B", "C"}
+    assert (arr.ledger.contributing["accounts"], arr.ledger.contributing["contracts"]) == (3, 4)
+
+
+def test_a_ledger_arr_value_fits_in_fifteen_hundred_characters(ctx):
+    registry = DatasetRegistry.from_cli(REPO / "data", [f"sample={REPO / 'data' / 'sample_ledger.csv'}"])
+    arr = compute_from_ledger(ctx, "sales.arr", "sample", datasets=registry, as_of=date(2025, 12, 31))
+    assert arr.ledger is not None and arr.ledger.rows_used > 1000
+    assert _size(arr) <= 1_500
+
+
+def test_nrr_from_a_ledger_is_for_the_twelve_months_to_the_periods_close(compute, make_line):
+    # P pays 10,000 a year from 1 Jan 2025 and adds 2,000 a year from 1 Jan 2026. "2026-Q2" for a
+    # trailing-twelve-month KPI is 1 July 2025 – 30 June 2026: the cohort live on 30 June 2025 is P at 10,000;
+    # on 30 June 2026 P pays 12,000 → 12,000 ÷ 10,000 = 120%.
+    rows = [
+        make_line(account_id="P", contract_id="P1", amount="10000", start_date="2025-01-01", signed_date="2025-01-01"),
+        make_line(
+            account_id="P",
+            contract_id="P1",
+            amount="2000",
+            change_type="expansion",
+            start_date="2026-01-01",
+            signed_date="2025-12-15",
+        ),
+    ]
+    nrr = compute("customers.net_revenue_retention", rows, period="2026-Q2")
+    assert nrr.value == Decimal(120)
+    assert nrr.period == Period(start=date(2025, 7, 1), end=date(2026, 6, 30))
+    assert nrr.label.endswith(", 12 months to Jun 2026: 120%")
+
+
+def test_a_period_given_as_start_and_end_is_read_like_its_shorthand(compute, make_line):
+    # New logos signed in H1 2026: A (20,000 + 10,000) and C (6,000): 36,000 ÷ 2 = 18,000, by name or by dates.
+    by_dates = compute(
+        "sales.avg_contract_value", _book(make_line), period=Period(start=date(2026, 1, 1), end=date(2026, 12, 31))
+    )
+    by_name = compute("sales.avg_contract_value", _book(make_line), period="2026")
+    assert by_dates.value == by_name.value == Decimal(18000)
+    assert by_dates.period == by_name.period

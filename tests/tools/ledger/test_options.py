@@ -43,7 +43,7 @@ def test_recurring_inclusion_decides_which_charge_types_count(compute, make_line
     arr = compute("sales.arr", _mixed_charges(make_line), as_of=MID_2026, basis={"recurring_inclusion": inclusion})
     assert arr.value == expected
     assert arr.binding.recurring_inclusion.value == inclusion
-    assert arr.ledger is not None and arr.ledger.options["recurring_inclusion"] == inclusion
+    assert arr.basis["recurring_inclusion"] == inclusion
 
 
 def test_widening_inclusion_turns_the_value_basis_into_contract_value(compute, make_line):

@@ -33,15 +33,53 @@ def test_bad_rows_are_reported_by_row_number_and_reason_and_the_rest_computed(co
     trace = arr.ledger
     assert trace is not None
     assert (trace.rows_read, trace.rows_used, trace.rows_rejected) == (8, 2, 6)
+    # The first five rejected rows are listed, in row order; the sixth (row 8) is counted, not listed.
     reasons = {r["row"]: r["reason"] for r in trace.rejections}
-    assert sorted(reasons) == [2, 3, 4, 5, 6, 8]
+    assert sorted(reasons) == [2, 3, 4, 5, 6]
     assert "start_date '2026-13-01' is not a date" in str(reasons[2])
     assert reasons[3] == "end_date is before start_date"
     assert "unknown charge_type 'subscription'" in str(reasons[4])
     assert "negative amount on a new row" in str(reasons[5])
     assert "missing account_id" in str(reasons[6]) and "amount '12k' is not a decimal number" in str(reasons[6])
-    assert "missing end_date" in str(reasons[8]) and "missing change_type" in str(reasons[8])
     assert any("6 of 8 ledger rows were rejected" in w for w in arr.warnings)
+
+
+def test_a_row_with_missing_columns_is_rejected_naming_each_missing_field(compute, registry: DatasetRegistry):
+    (registry.data_dir / "short.csv").write_text(
+        HEADER
+        + "C1,A1,recurring,12000,year,2026-01-01,2026-12-31,2026-01-01,USD,new\n"  # row 1: good
+        + "C8,A8,recurring,3000,year,2026-01-01\n",  # row 2: no end_date, signed_date, currency or change_type
+        encoding="utf-8",
+    )
+    arr = compute("sales.arr", "short.csv", as_of=date(2026, 6, 30))
+    assert arr.value == Decimal(12000)  # row 1 only
+    assert arr.ledger is not None
+    assert [r["row"] for r in arr.ledger.rejections] == [2]
+    reason = str(arr.ledger.rejections[0]["reason"])
+    assert "missing end_date" in reason and "missing change_type" in reason
+
+
+def _many_bad(make_line, bad: int) -> list[dict]:
+    # Twenty good lines of 12,000 a year (A0…A19), then `bad` lines whose amount is not a number.
+    good = [make_line(account_id=f"A{i}", contract_id=f"C{i}") for i in range(20)]
+    return good + [make_line(account_id=f"B{i}", contract_id=f"D{i}", amount="abc") for i in range(bad)]
+
+
+def test_at_most_five_rejections_are_listed_while_the_count_is_complete(compute, make_line):
+    arr = compute("sales.arr", _many_bad(make_line, 12), as_of=date(2026, 6, 30))
+    assert arr.value == Decimal(240000)  # 20 × 12,000
+    trace = arr.ledger
+    assert trace is not None
+    assert (trace.rows_read, trace.rows_used, trace.rows_rejected) == (32, 20, 12)
+    # Rows 21–32 are bad; the first five of them are listed.
+    assert [r["row"] for r in trace.rejections] == [21, 22, 23, 24, 25]
+    assert any(w.startswith("12 of 32 ledger rows were rejected") for w in arr.warnings)
+
+
+def test_the_rejection_warning_says_how_many_rows_are_listed(compute, make_line):
+    arr = compute("sales.arr", _many_bad(make_line, 12), as_of=date(2026, 6, 30))
+    assert arr.ledger is not None and len(arr.ledger.rejections) == 5
+    assert any("(5 listed with row number and reason in ledger.rejections)" in w for w in arr.warnings)
 
 
 def test_removal_rows_must_carry_negative_amounts(compute, make_line):
