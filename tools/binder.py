@@ -13,7 +13,7 @@ from kpi_context.ontology.catalog import Catalog
 from kpi_context.ontology.model import DEFAULT_VARIANT_ID, Benchmark, KpiDefinition
 from kpi_context.tools.formatting import format_value, quantize, rounding_rule
 from kpi_context.tools.periods import Period
-from kpi_context.tools.signing import Signer, signed_payload
+from kpi_context.tools.signing import Signer, canonical
 from kpi_context.tools.values import (
     BenchmarkBand,
     BenchmarkPosition,
@@ -90,26 +90,14 @@ class Binder:
             )
             if note:
                 warnings.append(note)
-        payload = signed_payload(
-            kpi=kpi.id,
-            variant=variant,
-            value=value,
-            unit=binding.unit.value,
-            currency=currency,
-            period=draft.period,
-            as_of=draft.as_of,
-            binding=binding,
-            status=draft.status.value,
-            basis=draft.basis,
-        )
-        provenance = Provenance(
+        unsigned = Provenance(
             catalog_version=self.catalog.version,
             catalog_hash=self.catalog.content_hash,
             engine=ENGINE,
-            value_id=Signer.value_id(payload),
-            signature=self.signer.sign(payload),
+            value_id="",
+            signature="",
         )
-        return BoundValue(
+        value_bound = BoundValue(
             kpi=kpi.id,
             variant=variant,
             value=value,
@@ -131,8 +119,18 @@ class Binder:
                 kpi, draft.variant_id, value, binding.unit, currency, draft.period, draft.as_of, draft.status
             ),
             rounding=rounding_rule(binding.unit, currency),
-            provenance=provenance,
+            provenance=unsigned,
         )
+        return self.sign(value_bound)
+
+    def sign(self, value: BoundValue) -> BoundValue:
+        """The value with its value id and signature, both over its whole canonical form."""
+        assert value.provenance is not None  # bind() always gives one
+        payload = canonical(value.model_dump(mode="json"))
+        provenance = value.provenance.model_copy(
+            update={"value_id": Signer.value_id(payload), "signature": self.signer.sign(payload)}
+        )
+        return value.model_copy(update={"provenance": provenance})
 
 
 def short_name(kpi: KpiDefinition) -> str:

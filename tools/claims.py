@@ -15,7 +15,7 @@ from kpi_context.ontology.binding import Binding, binding_differences
 from kpi_context.ontology.model import DEFAULT_VARIANT_ID, KpiDefinition
 from kpi_context.tools.binder import Binder, Draft
 from kpi_context.tools.errors import ErrorCode, KpiError
-from kpi_context.tools.signing import signed_payload
+from kpi_context.tools.signing import canonical
 from kpi_context.tools.values import BindingClaim, BoundValue, ValueClaim, ValueStatus
 
 
@@ -53,48 +53,19 @@ def merge_binding(base: Binding, claim: BindingClaim | None, field: str) -> Bind
 
 
 def verified(binder: Binder, claim: ValueClaim) -> BoundValue | None:
-    """The claim as a trusted bound value if it carries this server's valid signature, else None."""
-    if claim.provenance is None or claim.kpi is None or claim.binding is None or claim.status is None:
+    """The claim as a trusted bound value if it carries this server's valid signature over all of it, else None."""
+    if claim.provenance is None:
         return None
+    document = claim.model_dump(mode="json", exclude={"confirm"})
+    if not binder.signer.verify(canonical(document), claim.provenance.signature):
+        return None
+    # Signed by this server, so it was a BoundValue: read it back as one (absent fields take their defaults).
+    present = {key: item for key, item in document.items() if item is not None or key == "value"}
     try:
-        binding = Binding.model_validate(claim.binding.model_dump())
+        trusted = BoundValue.model_validate(present)
     except ValidationError:
         return None
-    value = claim_decimal(claim, "value")
-    payload = signed_payload(
-        kpi=claim.kpi,
-        variant=claim.variant or DEFAULT_VARIANT_ID,
-        value=value,
-        unit=binding.unit.value,
-        currency=claim.currency,
-        period=claim.period,
-        as_of=claim.as_of,
-        binding=binding,
-        status=claim.status.value,
-        basis=claim.basis,
-    )
-    if not binder.signer.verify(payload, claim.provenance.signature):
-        return None
-    kpi = binder.catalog.get(claim.kpi)
-    if kpi is None:
-        return None
-    return BoundValue(
-        kpi=claim.kpi,
-        variant=claim.variant or DEFAULT_VARIANT_ID,
-        value=value,
-        undefined_reason=claim.undefined_reason,
-        unit=binding.unit,
-        currency=claim.currency,
-        period=claim.period,
-        as_of=claim.as_of,
-        binding=binding,
-        basis=dict(claim.basis or {}),
-        status=claim.status,
-        formula=claim.formula,
-        warnings=list(claim.warnings or []),
-        label=claim.label or "",
-        provenance=claim.provenance,
-    )
+    return trusted if binder.catalog.get(trusted.kpi) is not None else None
 
 
 def allowed_bindings(kpi: KpiDefinition) -> dict[str, Binding]:

@@ -1,9 +1,10 @@
-"""Signing bound values, so the server can tell its own values from ones typed by a caller.
+"""Signing bound values, so the server can tell its own values from ones typed or altered by a caller.
 
-The signature covers exactly what makes a value mean something: the KPI and variant,
-the number, its unit and currency, its period or date, its binding, the governed ledger
-options it was computed under (`basis`) and its status.
-Labels, warnings and input lists are explanations and are not covered.
+The signature covers the whole value — number, binding, options, period, label, warnings,
+inputs, trace — everything except the signature and the value id, which are derived from it.
+A caller who changes any field (the top-level unit, a warning, an input's label) gets a value
+that reads as asserted. The canonical form drops nulls and empty collections and sorts keys, so
+a client that leaves out defaults or reorders keys still presents the same value.
 """
 
 from __future__ import annotations
@@ -13,47 +14,44 @@ import hmac
 import json
 import secrets
 from collections.abc import Mapping
-from datetime import date
-from decimal import Decimal
+from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from kpi_context.ontology.binding import Binding
-from kpi_context.tools.periods import Period
+_DERIVED = ("signature", "value_id")
+"""Provenance fields computed from the payload itself."""
 
 
-def signed_payload(
-    *,
-    kpi: str,
-    variant: str,
-    value: Decimal | None,
-    unit: str,
-    currency: str | None,
-    period: Period | None,
-    as_of: date | None,
-    binding: Binding,
-    status: str,
-    basis: Mapping[str, str] | None = None,
-) -> bytes:
-    """Canonical bytes of the meaning-bearing fields."""
-    document: dict[str, Any] = {
-        "kpi": kpi,
-        "variant": variant,
-        # Normalized so that "62000.00" and "62000" sign alike: same number, same meaning.
-        "value": None if value is None else _normal(value),
-        "unit": unit,
-        "currency": currency,
-        "period": None if period is None else [period.start.isoformat(), period.end.isoformat()],
-        "as_of": None if as_of is None else as_of.isoformat(),
-        "binding": binding.model_dump(mode="json"),
-        "status": status,
-        "basis": dict(sorted((basis or {}).items())),
-    }
-    return json.dumps(document, sort_keys=True, separators=(",", ":")).encode()
+def canonical(document: Mapping[str, Any]) -> bytes:
+    """Sorted, compact JSON of a value's JSON form without its derived provenance fields."""
+    body = dict(document)
+    if isinstance(body.get("value"), str | int | float) and not isinstance(body.get("value"), bool):
+        # The number, not its spelling: "62000.00", "62000" and 62000 sign alike.
+        body["value"] = _number(body["value"])
+    provenance = body.get("provenance")
+    if isinstance(provenance, Mapping):
+        body["provenance"] = {key: item for key, item in provenance.items() if key not in _DERIVED}
+    return json.dumps(_pruned(body), sort_keys=True, separators=(",", ":"), ensure_ascii=True).encode()
 
 
-def _normal(value: Decimal) -> str:
-    text = format(value.normalize(), "f")
+def _number(raw: str | int | float) -> str | int | float:
+    try:
+        number = Decimal(repr(raw)) if isinstance(raw, float) else Decimal(raw)
+    except InvalidOperation:
+        return raw  # not a number: signed as written, so it cannot pass for one
+    if not number.is_finite():
+        return raw
+    text = format(number.normalize(), "f")
     return "0" if text in ("-0", "0") else text
+
+
+def _pruned(node: Any) -> Any:
+    """Nulls and empty lists or objects left out, at every depth: absent and empty mean the same."""
+    if isinstance(node, Mapping):
+        kept = {str(key): _pruned(item) for key, item in node.items()}
+        return {key: item for key, item in kept.items() if item is not None and item != [] and item != {}}
+    if isinstance(node, list | tuple):
+        return [_pruned(item) for item in node]
+    return node
 
 
 class Signer:

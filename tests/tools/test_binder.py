@@ -14,7 +14,7 @@ from kpi_context.ontology.model import Benchmark, KpiDefinition
 from kpi_context.tools.binder import Draft, benchmark_position, governed_label, short_name
 from kpi_context.tools.context import ToolContext
 from kpi_context.tools.periods import Period
-from kpi_context.tools.signing import signed_payload
+from kpi_context.tools.signing import canonical
 from kpi_context.tools.values import BenchmarkBand, ValueStatus
 
 Q3 = Period(start=date(2026, 7, 1), end=date(2026, 9, 30))
@@ -306,19 +306,12 @@ def test_provenance_names_the_catalog_and_signs_what_the_value_means(ctx: ToolCo
     assert provenance.catalog_version == ctx.catalog.version
     assert provenance.catalog_hash == ctx.catalog.content_hash
     assert provenance.engine.startswith("kpi-context ")
-    payload = signed_payload(
-        kpi="sales.avg_contract_value",
-        variant="default",
-        value=Decimal("62000"),
-        unit="currency",
-        currency="USD",
-        period=Q3,
-        as_of=None,
-        binding=acv.binding,
-        status="computed",
-    )
+    # The signature and value id cover the whole value (everything but themselves).
+    payload = canonical(value.model_dump(mode="json"))
     assert ctx.binder.signer.verify(payload, provenance.signature)
     assert provenance.value_id == ctx.binder.signer.value_id(payload)
+    altered = value.model_copy(update={"label": "ACV — best in class"})
+    assert not ctx.binder.signer.verify(canonical(altered.model_dump(mode="json")), provenance.signature)
 
 
 def test_the_same_draft_binds_to_the_same_value_id_and_signature(ctx: ToolContext) -> None:
@@ -471,18 +464,7 @@ def test_the_ledger_options_behind_a_value_are_carried_and_signed(ctx: ToolConte
     assert value.provenance is not None
 
     def signed(basis: dict[str, str]) -> bytes:
-        return signed_payload(
-            kpi=grr.id,
-            variant="default",
-            value=Decimal("93"),
-            unit="percent",
-            currency=None,
-            period=window,
-            as_of=None,
-            binding=grr.binding,
-            status="computed",
-            basis=basis,
-        )
+        return canonical(value.model_copy(update={"basis": basis}).model_dump(mode="json"))
 
     assert ctx.binder.signer.verify(signed({"grr_cap": "aggregate"}), value.provenance.signature)
     assert not ctx.binder.signer.verify(signed({"grr_cap": "per_customer"}), value.provenance.signature)
