@@ -27,11 +27,15 @@ class ErrorCode(StrEnum):
     NOT_COMPUTABLE = "not_computable"
     DATASET_NOT_FOUND = "dataset_not_found"
     PATH_NOT_ALLOWED = "path_not_allowed"
+    DATASET_UNAVAILABLE = "dataset_unavailable"
+    """A dataset the server knows whose file is gone, unreadable, or changed while it was being read."""
     LEDGER_INVALID = "ledger_invalid"
     LEDGER_TOO_LARGE = "ledger_too_large"
     UNSUPPORTED_FORMAT = "unsupported_format"
     IMPLAUSIBLE_VALUE = "implausible_value"
     """A bare number outside the KPI's plausible range: most often a scale slip (0.76 for 76 %)."""
+    OUT_OF_RANGE = "out_of_range"
+    """A number or date beyond what the server can represent exactly (too many digits, a year outside 1–9999)."""
 
 
 class ErrorDetail(BaseModel):

@@ -11,8 +11,9 @@ from __future__ import annotations
 
 import calendar
 import functools
-from collections.abc import Callable, Mapping
-from datetime import date, timedelta
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
+from datetime import date
 from decimal import ROUND_HALF_EVEN, Decimal
 from enum import StrEnum
 from typing import Any
@@ -41,7 +42,7 @@ from kpi_context.tools.ledger.measures import Measured, Movement
 from kpi_context.tools.ledger.source import DatasetRegistry, ledger_source
 from kpi_context.tools.ledger.sql import priced_key, priced_sql
 from kpi_context.tools.ledger.validate import Validation, open_ledger
-from kpi_context.tools.periods import Period
+from kpi_context.tools.periods import MIN_YEAR, Period, out_of_range, shift_days
 from kpi_context.tools.resolve import resolve_kpi
 from kpi_context.tools.values import BoundValue, Component, LedgerTrace, ValueStatus
 
@@ -145,7 +146,7 @@ def compute_from_ledger(
             progress(step, _STEPS, message)
 
     report(0, f"reading ledger {source.name!r}")
-    with open_ledger(datasets.store, source, currency) as opened:
+    with _database_errors(), open_ledger(datasets.store, source, currency) as opened:
         checked, con = opened.validation, opened.con
         report(1, f"{checked.rows_used:,} of {checked.rows_read:,} rows valid; pricing lines")
         # Priced lines depend on the file, the rates and five options only: kept with the dataset, they serve
@@ -186,6 +187,33 @@ def compute_from_ledger(
             basis={key.value: options.value_of(key).value for key in spec.keys},
         )
     )
+
+
+@contextmanager
+def _database_errors() -> Iterator[None]:
+    """A database error becomes a coded refusal; its own text ("Binder Error: …") never reaches the caller.
+
+    An overflow is the ledger's amounts (or rates) exceeding the exact DECIMAL(38,6) the engine sums
+    in: `out_of_range`. Anything else the database refuses is reported as a ledger it cannot compute,
+    with the kind of error only.
+    """
+    try:
+        yield
+    except (duckdb.OutOfRangeException, duckdb.ConversionException) as exc:
+        raise KpiError(
+            ErrorCode.OUT_OF_RANGE,
+            "the ledger's amounts, or amounts converted at ledger.fx_rates, exceed the engine's exact decimals "
+            "(at most 32 integer digits, 6 decimals, per line and in every sum)",
+            field="ledger",
+            details={"database_error": type(exc).__name__},
+        ) from None
+    except duckdb.Error as exc:
+        raise KpiError(
+            ErrorCode.LEDGER_INVALID,
+            "the ledger could not be computed by the engine; check its columns and values against kpi://ledger-format",
+            field="ledger",
+            details={"database_error": type(exc).__name__},
+        ) from None
 
 
 def _cent(amount: Decimal) -> Decimal:
@@ -297,10 +325,12 @@ def _data_warnings(checked: Validation) -> list[str]:
     return notes
 
 
-def months_before(day: date, months: int) -> date:
-    """The same day `months` earlier (a month end stays a month end)."""
+def months_before(day: date, months: int, *, field: str = "period") -> date:
+    """The same day `months` earlier (a month end stays a month end); `out_of_range` before year 1."""
     index = day.year * 12 + day.month - 1 - months
     year, month = divmod(index, 12)
+    if year < MIN_YEAR:
+        raise out_of_range(f"{months} months before {day.isoformat()} is before year {MIN_YEAR}", field)
     last = calendar.monthrange(year, month + 1)[1]
     at_month_end = day.day == calendar.monthrange(day.year, day.month)[1]
     return date(year, month + 1, last if at_month_end else min(day.day, last))
@@ -340,11 +370,11 @@ def _run(
             ), when
         case Measure.STARTING_ARR:
             period = _needs_period(kpi, when)
-            opened = period.start - timedelta(days=1)
+            opened = shift_days(period.start, -1)
             return measures.arr_at(con, options, opened, "starting ARR"), When(period, opened)
         case Measure.NEW_BUSINESS | Measure.EXPANSION | Measure.CONTRACTION | Measure.CHURN | Measure.REACTIVATION:
             period = _needs_period(kpi, when)
-            moved = measures.bridge(con, options, period.start - timedelta(days=1), period.end)
+            moved = measures.bridge(con, options, shift_days(period.start, -1), period.end)
             movement = _BRIDGE_MOVEMENTS[measure]
             return Measured(
                 moved.amounts[movement],
@@ -354,7 +384,7 @@ def _run(
             ), when
         case Measure.NET_NEW_ARR:
             period = _needs_period(kpi, when)
-            moved = measures.bridge(con, options, period.start - timedelta(days=1), period.end)
+            moved = measures.bridge(con, options, shift_days(period.start, -1), period.end)
             # Each movement is a value of its own, rounded to the cent by the bound rule; net new ARR is their
             # sum, so it equals the same KPI computed from those five values and its components add up to it.
             # (The bridge itself reconciles exactly before rounding: measures.bridge checks it.)
@@ -368,7 +398,7 @@ def _run(
             ), when
         case Measure.NEW_LOGOS | Measure.CHURNED_LOGOS:
             period = _needs_period(kpi, when)
-            moved = measures.bridge(con, options, period.start - timedelta(days=1), period.end)
+            moved = measures.bridge(con, options, shift_days(period.start, -1), period.end)
             movement = Movement.NEW if measure is Measure.NEW_LOGOS else Movement.CHURN
             return Measured(
                 Decimal(moved.accounts[movement]),
@@ -394,9 +424,7 @@ def _run(
             return measures.concentration(con, options, when.as_of, _TOP_CUSTOMERS.get(variant_id, 10)), when
         case Measure.ACV_TREND:
             period = _needs_period(kpi, when)
-            prior = (
-                months_before(period.end, 12) if variant_id == "year_over_year" else period.start - timedelta(days=1)
-            )
+            prior = months_before(period.end, 12) if variant_id == "year_over_year" else shift_days(period.start, -1)
             current = measures.blended_acv(con, options, period.end, median=False)
             before = measures.blended_acv(con, options, prior, median=False)
             components = (
@@ -424,4 +452,4 @@ def _window_open(binding: Binding, period: Period) -> date:
     """The day whose close opens the measurement: window_months before the close, or the period's eve."""
     if binding.time_basis.kind is TimeBasisKind.TRAILING_WINDOW and binding.time_basis.window_months:
         return months_before(period.end, binding.time_basis.window_months)
-    return period.start - timedelta(days=1)
+    return shift_days(period.start, -1)

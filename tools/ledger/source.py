@@ -2,12 +2,18 @@
 
 Files are read by DuckDB itself; Python never holds the ledger. A dataset's path must resolve
 (symlinks followed) inside the configured data directory, checked when the server starts and
-again at every read, so a link swapped later cannot reach outside it either.
+again at every read, so a link swapped later cannot reach outside it either. A ledger name or
+path is at most MAX_LEDGER_NAME characters with no control character; a dataset must be a
+regular file (never a FIFO or device, which could block a read forever).
 """
 
 from __future__ import annotations
 
+import errno
 import json
+import os
+import stat
+import unicodedata
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
@@ -18,6 +24,9 @@ from typing import Any
 
 from kpi_context.tools.errors import ErrorCode, KpiError
 from kpi_context.tools.ledger.store import LedgerStore
+
+MAX_LEDGER_NAME = 200
+"""Characters in a dataset name or path given in a call: more is never a real name, and the OS refuses it."""
 
 MAX_INLINE_ROWS = 10_000
 """Inline rows travel inside a tool call; anything larger belongs in a dataset file."""
@@ -73,7 +82,13 @@ class Dataset:
 
 def _inside(data_dir: Path, candidate: Path, shown: str) -> Path:
     """`candidate` resolved (symlinks followed); refused unless it stays under `data_dir`."""
-    resolved = candidate.resolve()
+    try:
+        resolved = candidate.resolve()
+    except (OSError, RuntimeError, ValueError):
+        # A link loop, or a name the OS cannot take: not a file this server can read.
+        raise KpiError(
+            ErrorCode.PATH_NOT_ALLOWED, f"{shown!r} cannot be resolved to a file path", field="ledger"
+        ) from None
     if not resolved.is_relative_to(data_dir):
         raise KpiError(
             ErrorCode.PATH_NOT_ALLOWED,
@@ -81,6 +96,46 @@ def _inside(data_dir: Path, candidate: Path, shown: str) -> Path:
             field="ledger",
         )
     return resolved
+
+
+def check_ledger_name(name: str, field: str) -> str:
+    """A dataset name or path as given in a call: refused when too long or holding a control character."""
+    if len(name) > MAX_LEDGER_NAME:
+        raise KpiError(
+            ErrorCode.INVALID_ARGUMENT,
+            f"the ledger name is {len(name):,} characters long; a dataset name or path has at most {MAX_LEDGER_NAME}",
+            field=field,
+            details={"length": len(name), "limit": MAX_LEDGER_NAME},
+        )
+    bad = next((c for c in name if unicodedata.category(c) in ("Cc", "Cs")), None)
+    if bad is not None:
+        raise KpiError(
+            ErrorCode.INVALID_ARGUMENT,
+            f"the ledger name holds the control character U+{ord(bad):04X}; give a dataset name or a file path",
+            field=field,
+        )
+    return name
+
+
+def regular_file_status(path: Path, shown: str) -> os.stat_result | None:
+    """The status of `path` (links followed), None when nothing is there; refused unless a regular file."""
+    try:
+        status = path.stat()
+    except (FileNotFoundError, NotADirectoryError):
+        return None
+    except OSError as exc:
+        if exc.errno == errno.ENAMETOOLONG:
+            return None
+        raise KpiError(
+            ErrorCode.DATASET_UNAVAILABLE, f"{shown!r} cannot be read: {exc.strerror or 'OS error'}", field="ledger"
+        ) from None
+    if not stat.S_ISREG(status.st_mode):
+        raise KpiError(
+            ErrorCode.PATH_NOT_ALLOWED,
+            f"{shown!r} is not a regular file (a directory, FIFO or device); ledgers are read only from files",
+            field="ledger",
+        )
+    return status
 
 
 @dataclass(frozen=True)
@@ -120,7 +175,7 @@ class DatasetRegistry:
     def _locate(root: Path, name: str, raw_path: Path) -> Dataset:
         # An absolute `raw_path` replaces `root` in the join; either way the resolved file must be under root.
         path = _inside(root, root / raw_path, str(raw_path))
-        if not path.is_file():
+        if regular_file_status(path, str(raw_path)) is None:
             raise KpiError(
                 ErrorCode.DATASET_NOT_FOUND, f"dataset {name!r}: no file at {str(raw_path)!r}", field="ledger"
             )
@@ -170,7 +225,7 @@ _LEDGER_KEYS = {"rows", "dataset", "fx_rates"}
 def ledger_source(ledger: str | Mapping[str, Any], datasets: DatasetRegistry) -> LedgerSource:
     """Read the `ledger` argument: "NAME", {"dataset": "NAME", "fx_rates": {...}} or {"rows": [...], ...}."""
     if isinstance(ledger, str):
-        dataset = datasets.resolve(ledger)
+        dataset = datasets.resolve(check_ledger_name(ledger, "ledger"))
         return LedgerSource(dataset.name, dataset)
     unknown = sorted(set(ledger) - _LEDGER_KEYS)
     if unknown:
@@ -186,7 +241,7 @@ def ledger_source(ledger: str | Mapping[str, Any], datasets: DatasetRegistry) ->
         name = ledger["dataset"]
         if not isinstance(name, str):
             raise KpiError(ErrorCode.INVALID_ARGUMENT, "ledger.dataset must be a name", field="ledger.dataset")
-        dataset = datasets.resolve(name)
+        dataset = datasets.resolve(check_ledger_name(name, "ledger.dataset"))
         return LedgerSource(dataset.name, dataset, fx)
     return LedgerSource(INLINE_DATASET, InlineRows(_rows(ledger["rows"])), fx)
 
@@ -234,4 +289,16 @@ def _fx_rates(raw: object) -> Mapping[str, Decimal]:
 
 def inline_jsonl(rows: Iterable[Mapping[str, Any]]) -> str:
     """Inline rows as JSON Lines, so DuckDB reads them exactly as it reads a .jsonl dataset."""
-    return "\n".join(json.dumps(dict(row), default=str) for row in rows) + "\n"
+    return "\n".join(json.dumps({k: _json_value(v) for k, v in row.items()}, default=str) for row in rows) + "\n"
+
+
+_LONGEST_INTEGER = 10**40
+"""Beyond any amount's digits; a larger integer is written as a token the amount rule rejects."""
+
+
+def _json_value(value: Any) -> Any:
+    # An integer of thousands of digits cannot even be printed (Python's 4,300-digit limit): it is
+    # written as a token the row's checks reject, so that row alone is refused, with its number.
+    if isinstance(value, int) and not isinstance(value, bool) and abs(value) >= _LONGEST_INTEGER:
+        return f"<integer of {value.bit_length()} bits>"
+    return value

@@ -2,9 +2,20 @@
 
 Reading and checking a large ledger costs far more than any KPI computed on it, so the
 checked table of a dataset file is kept after the first call and reused until the file
-changes: the cache key is the resolved path with the file's size and modification time,
-so an edited or replaced file is read again. Only a few datasets are kept (least recently
-used first out); inline rows are never cached.
+changes. The cache key is the resolved path with the file's device, inode, size, modification
+time and change time (ctime): a file replaced by a rename has another inode, and a file
+rewritten in place has another ctime even when its size is the same and its modification time
+was set back, since no call can set ctime. A file changed within RACY_NS of being read (when
+two writes could share a timestamp tick) is kept with a fingerprint of its content, compared
+again on every use until the file has aged.
+
+A file is opened (without following a final symlink, without blocking) and must be a regular
+file before DuckDB reads it: a FIFO or device is refused, never read. DuckDB reads the very file
+opened, through /proc/self/fd where the OS offers it. Its key (and, if recent, its content) is
+compared before and after the read; a file changed while it was read (a non-atomic rewrite) is read once more, and
+refused with `dataset_unavailable` if it changes again, never served half-written. The
+fingerprint is taken only for a recent file: any write to an older one moves its ctime. Only a few
+datasets are kept (least recently used first out); inline rows are never cached.
 
 Every call works on its own cursor: DuckDB gives each cursor its own connection (and its own
 temporary tables) on the shared database, so calls from different threads never see each
@@ -14,7 +25,11 @@ by a call is dropped only once that call has released it.
 
 from __future__ import annotations
 
+import hashlib
+import os
+import stat
 import threading
+import time
 from collections import OrderedDict
 from collections.abc import Callable, Hashable, Iterator
 from contextlib import contextmanager
@@ -23,6 +38,8 @@ from pathlib import Path
 
 import duckdb
 
+from kpi_context.tools.errors import ErrorCode, KpiError
+
 CACHED_DATASETS = 4
 """Checked dataset tables kept at once; a million-line ledger takes on the order of 100 MB."""
 
@@ -30,18 +47,75 @@ DERIVED_PER_DATASET = 6
 """Tables derived from one dataset (conversions, priced lines under a set of options) kept with it."""
 
 
+RACY_NS = 2_000_000_000
+"""A file changed this recently when read is checked by content until it is older: timestamps are coarse."""
+
+_CHUNK = 1 << 20
+
+_FD_DIR = Path("/proc/self/fd")
+
+
 @dataclass(frozen=True)
 class FileKey:
     """What identifies the content of a dataset file without reading it."""
 
     path: Path
+    device: int
+    inode: int
     size: int
     mtime_ns: int
+    ctime_ns: int
 
     @classmethod
-    def of(cls, path: Path) -> FileKey:
-        status = path.stat()
-        return cls(path, status.st_size, status.st_mtime_ns)
+    def of(cls, path: Path, status: os.stat_result) -> FileKey:
+        return cls(path, status.st_dev, status.st_ino, status.st_size, status.st_mtime_ns, status.st_ctime_ns)
+
+
+class OpenedFile:
+    """A dataset file opened for reading, checked to be a regular file; DuckDB reads it through `readable`."""
+
+    def __init__(self, path: Path, shown: str) -> None:
+        self.path, self.shown = path, shown
+        # Non-blocking: opening a FIFO for reading would otherwise wait for a writer. A regular file ignores it.
+        flags = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_CLOEXEC", 0)
+        try:
+            self.fd = os.open(path, flags)
+        except FileNotFoundError:
+            raise self.unavailable("its file is gone (deleted or moved since the server started)") from None
+        except OSError as exc:
+            raise self.unavailable(f"its file cannot be opened ({exc.strerror or 'OS error'})") from None
+        status = os.fstat(self.fd)
+        if not stat.S_ISREG(status.st_mode):
+            os.close(self.fd)
+            raise KpiError(
+                ErrorCode.PATH_NOT_ALLOWED,
+                f"dataset {shown!r} is not a regular file (a FIFO, device or directory); ledgers are read only "
+                "from regular files",
+                field="ledger",
+            )
+        proc = _FD_DIR / str(self.fd)
+        self.readable = proc if proc.exists() else path
+
+    def unavailable(self, why: str) -> KpiError:
+        return KpiError(ErrorCode.DATASET_UNAVAILABLE, f"dataset {self.shown!r} is unavailable: {why}", field="ledger")
+
+    def key(self) -> FileKey:
+        return FileKey.of(self.path, os.fstat(self.fd))
+
+    def fingerprint(self) -> bytes:
+        """A digest of the whole content, read through the open descriptor."""
+        digest, offset = hashlib.blake2b(digest_size=20), 0
+        while chunk := os.pread(self.fd, _CHUNK, offset):
+            digest.update(chunk)
+            offset += len(chunk)
+        return digest.digest()
+
+    def close(self) -> None:
+        os.close(self.fd)
+
+
+def _recent(key: FileKey) -> bool:
+    return time.time_ns() - max(key.ctime_ns, key.mtime_ns) < RACY_NS
 
 
 @dataclass(frozen=True)
@@ -77,6 +151,8 @@ class CachedLedger:
 
     key: FileKey
     checked: CheckedTable
+    fingerprint: bytes | None = None
+    """The content's digest while the file is recent enough for a change to share its timestamps; else None."""
     users: int = 0
     evicted: bool = False
     derived: dict[Hashable, str] = field(default_factory=dict)
@@ -86,8 +162,8 @@ class CachedLedger:
         return [self.checked.table, *self.derived.values()]
 
 
-Loader = Callable[[duckdb.DuckDBPyConnection, str], CheckedTable]
-"""Reads a ledger into the named table on the given cursor and reports what it found."""
+Loader = Callable[[duckdb.DuckDBPyConnection, str, Path], CheckedTable]
+"""Reads the ledger at the given path into the named table on the given cursor and reports what it found."""
 
 Builder = Callable[[duckdb.DuckDBPyConnection, str], None]
 """Runs `CREATE <target> AS ...` on the given cursor, target being e.g. "TABLE derived_3" or "TEMP TABLE work_1"."""
@@ -134,12 +210,22 @@ class LedgerStore:
             return f"{prefix}_{self._next_table}"
 
     @contextmanager
-    def checked(self, path: Path, load: Loader) -> Iterator[CachedLedger]:
-        """The checked table of the file at `path`, read with `load` unless cached; held until the block ends."""
-        key = FileKey.of(path)
-        entry = self._acquire(key)
-        if entry is None:
-            entry = self._load(key, load)
+    def checked(self, path: Path, load: Loader, *, shown: str | None = None) -> Iterator[CachedLedger]:
+        """The checked table of the file at `path`, read with `load` unless cached; held until the block ends.
+
+        `shown` names the dataset in errors: a file gone is `dataset_unavailable`, one that is not a
+        regular file `path_not_allowed`, one that keeps changing while it is read `dataset_unavailable`.
+        """
+        opened = OpenedFile(path, shown or path.name)
+        try:
+            key = opened.key()
+            entry = self._acquire(key)
+            if entry is not None and entry.fingerprint is not None:
+                entry = self._confirm(entry, opened)
+            if entry is None:
+                entry = self._load(opened, load)
+        finally:
+            opened.close()
         try:
             yield entry
         finally:
@@ -176,32 +262,38 @@ class LedgerStore:
             self._hits += 1
             return entry
 
-    def _load(self, key: FileKey, load: Loader) -> CachedLedger:
+    def _confirm(self, entry: CachedLedger, opened: OpenedFile) -> CachedLedger | None:
+        """A held entry of a recent file, if its content is still the one read; None (and it leaves) if not."""
+        if opened.fingerprint() == entry.fingerprint:
+            if not _recent(entry.key):
+                entry.fingerprint = None
+            return entry
         with self._lock:
-            loading = self._loading.setdefault(key, threading.Lock())
+            if self._entries.get(entry.key) is entry:
+                del self._entries[entry.key]
+                entry.evicted = True
+                self._evictions += 1
+            self._hits -= 1
+        self._release(entry)
+        return None
+
+    def _load(self, opened: OpenedFile, load: Loader) -> CachedLedger:
+        key = requested = opened.key()
+        with self._lock:
+            loading = self._loading.setdefault(requested, threading.Lock())
         # One thread reads a given file; others asking for it meanwhile wait, then share its table.
         with loading:
-            entry = self._acquire(key)
-            if entry is not None:
-                return entry
-            table = self.table_name("checked")
-            done = False
             try:
-                with self.cursor() as cursor:
-                    checked = load(cursor, table)
-                done = True
+                entry = self._acquire(key)
+                if entry is not None:
+                    return entry
+                key, checked, fingerprint = self._read_settled(opened, key, load)
             finally:
                 with self._lock:
-                    self._loading.pop(key, None)
-                if not done:
-                    self._drop([table])
-            entry = CachedLedger(key, checked, users=1)
-            # A file written while it was read serves this call but is not kept: its content may not match its key.
-            entry.evicted = FileKey.of(key.path) != key
+                    self._loading.pop(requested, None)
+            entry = CachedLedger(key, checked, fingerprint, users=1)
             with self._lock:
                 self._loads += 1
-                if entry.evicted:
-                    return entry
                 # An older version of the same file is out at once; then the least recently used, beyond capacity.
                 out = [e for k, e in self._entries.items() if k.path == key.path]
                 for old in out:
@@ -215,6 +307,36 @@ class LedgerStore:
                 unused = [t for old in out if old.users == 0 for t in old.tables()]
             self._drop(unused)
             return entry
+
+    def _read_settled(
+        self, opened: OpenedFile, key: FileKey, load: Loader
+    ) -> tuple[FileKey, CheckedTable, bytes | None]:
+        """The file read and checked while its content stayed the same; read twice at most, else refused.
+
+        A write during the read moves the file's ctime to the time of that write. For a file last changed
+        more than RACY_NS before, that is another ctime, so comparing keys suffices; a recent file could
+        be written again within the same timestamp tick, so its content is fingerprinted before and after.
+        """
+        for attempt in (1, 2):
+            racy = _recent(key)
+            before = opened.fingerprint() if racy else None
+            table = self.table_name("checked")
+            done = False
+            try:
+                with self.cursor() as cursor:
+                    checked = load(cursor, table, opened.readable)
+                after_key = opened.key()
+                done = after_key == key and (not racy or opened.fingerprint() == before)
+            finally:
+                if not done:
+                    self._drop([table])
+            if done:
+                return key, checked, before
+            # Written while it was read: what was read may be half of the file. Once more, from its new state.
+            key = after_key
+            if attempt == 2:
+                break
+        raise opened.unavailable("its file changed while it was being read, twice; try again once it is written")
 
     def _release(self, entry: CachedLedger) -> None:
         with self._lock:

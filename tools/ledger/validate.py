@@ -44,10 +44,25 @@ AMOUNT_PERIODS = ("month", "year", "term", "once")
 CHANGE_TYPES = ("new", "renewal", "expansion", "contraction", "cancellation")
 REMOVING_CHANGES = ("contraction", "cancellation")
 
-# Up to six decimals (trailing zeros beyond them are harmless): amounts are held as DECIMAL(38,6).
-_AMOUNT_PATTERN = r"^-?[0-9]{1,24}(\.[0-9]{1,6}0*)?$"
+AMOUNT_INTEGER_DIGITS = 24
+"""Digits before the point. Amounts are held as DECIMAL(38,6), 32 integer digits: eight to spare for sums.
+A computation that still leaves the engine's decimals is refused as out_of_range, never wrapped."""
+AMOUNT_DECIMALS = 6
+"""Significant decimals: amounts are held as DECIMAL(38,6)."""
+AMOUNT_TRAILING_ZEROS = 12
+"""Zeros allowed after the six decimals, as typed exports write them (DECIMAL(18,8) prints 12000.00000000)."""
+FIRST_YEAR, LAST_YEAR = 1900, 2199
+"""The years a ledger date may fall in; anything else is a typo or a sentinel, never a contract.
+DATE_PATTERN spells them out as (19|20|21)[0-9][0-9]."""
 
-_PADDED_AMOUNT = " *" + _AMOUNT_PATTERN.removeprefix("^").removesuffix("$") + " *"
+# The column rules as RE2 patterns over the text with its surrounding spaces (U+0020 only) allowed.
+# [0-9] is ASCII only. A date's pattern fixes its shape and years; the cast then refuses 2025-02-30.
+AMOUNT_PATTERN = rf"-?[0-9]{{1,{AMOUNT_INTEGER_DIGITS}}}(\.[0-9]{{1,{AMOUNT_DECIMALS}}}0{{0,{AMOUNT_TRAILING_ZEROS}}})?"
+DATE_PATTERN = r"(19|20|21)[0-9][0-9]-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])"
+CURRENCY_PATTERN = "[A-Z]{3}"
+
+_PADDED_AMOUNT = f" *{AMOUNT_PATTERN} *"
+_PADDED_DATE = f" *{DATE_PATTERN} *"
 
 _READ_COLUMNS = (*REQUIRED_COLUMNS, "list_amount", "go_live_date")
 """The ledger columns the checks and the KPIs use; line_id and product are only carried by the file."""
@@ -73,96 +88,138 @@ def _in_list(values: tuple[str, ...]) -> str:
     return ", ".join(sql_text(v) for v in values)
 
 
-def _reader(dataset: Dataset) -> str:
-    path = sql_text(str(dataset.path))
-    match dataset.format:
+def _reader(fmt: LedgerFormat, path: Path, *, parallel: bool = True) -> str:
+    quoted = sql_text(str(path))
+    match fmt:
         case LedgerFormat.CSV:
-            return f"read_csv({path}, header = true, all_varchar = true, null_padding = true)"
+            # RFC 4180 as written, nothing sniffed: a comma between fields, '"' quoting, '""' for a quote.
+            options = "header = true, all_varchar = true, null_padding = true, delim = ',', quote = '\"', escape = '\"'"
+            return f"read_csv({quoted}, {options}{'' if parallel else ', parallel = false'})"
         case LedgerFormat.PARQUET:
-            return f"read_parquet({path})"
+            return f"read_parquet({quoted})"
         case LedgerFormat.JSONL:
             # Every column declared: a key missing from a line reads as NULL and is reported on that row.
             columns = ", ".join(f"{sql_text(c)}: 'VARCHAR'" for c in _READ_COLUMNS)
-            return f"read_json({path}, format = 'newline_delimited', columns = {{{columns}}})"
+            return f"read_json({quoted}, format = 'newline_delimited', columns = {{{columns}}})"
 
 
 def read_checked(
-    con: duckdb.DuckDBPyConnection, table: str, *, dataset: Dataset, temporary: bool = False
+    con: duckdb.DuckDBPyConnection,
+    table: str,
+    *,
+    dataset: Dataset,
+    temporary: bool = False,
+    opened: Path | None = None,
 ) -> CheckedTable:
-    """Read `dataset` into a new checked `table`; a file that cannot be read, or lacks a column, is refused."""
-    reader = _reader(dataset)
+    """Read `dataset` into a new checked `table`; a file that cannot be read, or lacks a column, is refused.
+
+    `opened` is where to read the file from when it is not `dataset.path` (the store passes a path to a
+    file it has already opened and checked is a regular file); messages still name the dataset's file.
+    """
+    path = opened or dataset.path
     try:
-        present = {row[0] for row in con.execute(f"DESCRIBE SELECT * FROM {reader}").fetchall()}
-        missing = [c for c in REQUIRED_COLUMNS if c not in present]
-        if missing:
-            raise KpiError(
-                ErrorCode.LEDGER_INVALID,
-                f"the ledger has no column {', '.join(missing)}; required columns are {', '.join(REQUIRED_COLUMNS)}",
-                field="ledger",
-                details={"missing_columns": missing, "required_columns": list(REQUIRED_COLUMNS)},
-            )
-        con.execute(f"CREATE {'TEMP ' if temporary else ''}TABLE {table} AS {_checked_sql(reader, present)}")
+        try:
+            _create_checked(con, table, _reader(dataset.format, path), temporary)
+        except duckdb.Error as exc:
+            # DuckDB's parallel CSV scanner refuses a quoted line break in a file with short lines; the
+            # serial one reads it. Only CSV, only then: the serial scan is slower on a large file.
+            if dataset.format is not LedgerFormat.CSV or "parallel=false" not in str(exc):
+                raise
+            _create_checked(con, table, _reader(dataset.format, path, parallel=False), temporary)
     except duckdb.Error as exc:
         raise KpiError(
             ErrorCode.LEDGER_INVALID,
-            f"{dataset.path.name} could not be read as {dataset.format.value}: {str(exc).splitlines()[0]}",
+            f"{dataset.path.name} could not be read as {dataset.format.value}: "
+            f"{_first_line(exc).replace(str(path), dataset.path.name)}",
             field="ledger",
         ) from None
     return _summary(con, table)
 
 
-def _read_inline(con: duckdb.DuckDBPyConnection, table: str, source: LedgerSource, rows: InlineRows) -> CheckedTable:
+def _first_line(exc: Exception) -> str:
+    """The first line of a DuckDB error, without the path it was read from (which may be a descriptor)."""
+    return str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+
+
+def _create_checked(con: duckdb.DuckDBPyConnection, table: str, reader: str, temporary: bool) -> None:
+    present = {row[0] for row in con.execute(f"DESCRIBE SELECT * FROM {reader}").fetchall()}
+    missing = [c for c in REQUIRED_COLUMNS if c not in present]
+    if missing:
+        raise KpiError(
+            ErrorCode.LEDGER_INVALID,
+            f"the ledger has no column {', '.join(missing)}; required columns are {', '.join(REQUIRED_COLUMNS)}",
+            field="ledger",
+            details={"missing_columns": missing, "required_columns": list(REQUIRED_COLUMNS)},
+        )
+    con.execute(f"CREATE {'TEMP ' if temporary else ''}TABLE {table} AS {_checked_sql(reader, present)}")
+
+
+def read_inline(con: duckdb.DuckDBPyConnection, table: str, name: str, rows: InlineRows) -> CheckedTable:
+    """Inline rows checked into a temporary `table`, read exactly as a .jsonl dataset of the same rows."""
     with tempfile.TemporaryDirectory(prefix="ledger-") as tmp:
         path = Path(tmp) / "rows.jsonl"
         path.write_text(inline_jsonl(rows.rows), encoding="utf-8")
-        return read_checked(con, table, dataset=Dataset(source.name, path, LedgerFormat.JSONL), temporary=True)
+        return read_checked(con, table, dataset=Dataset(name, path, LedgerFormat.JSONL), temporary=True)
+
+
+_DATE_COLUMNS = (("start_date", "s"), ("end_date", "e"), ("signed_date", "signed"), ("go_live_date", "g"))
+_DATE_RULE = f"YYYY-MM-DD, a calendar day of {FIRST_YEAR}–{LAST_YEAR}"
+_AMOUNT_RULE = (
+    f"an optional minus sign, 1–{AMOUNT_INTEGER_DIGITS} digits, then optionally a point and up to "
+    f"{AMOUNT_DECIMALS} decimals; no plus sign, separator or exponent"
+)
+
+
+def _shown(column: str) -> str:
+    """The column's text as a reason quotes it: at most 40 characters, control characters as '?'."""
+    return f"regexp_replace(left({column}, 40), '[\\x00-\\x1f\\x7f]', '?', 'g')"
 
 
 def _checks() -> list[tuple[str, str]]:
     """(condition, reason) for every way a row can be unusable, over its text and its typed reading."""
     checks = [(f"{c} IS NULL OR trim({c}) = ''", sql_text(f"missing {c}")) for c in REQUIRED_COLUMNS]
-    for column in ("amount", "list_amount"):
-        checks.append(
-            (
-                f"{column} IS NOT NULL AND trim({column}) <> '' "
-                f"AND NOT regexp_matches(trim({column}), '{_AMOUNT_PATTERN}')",
-                f"'{column} ''' || left({column}, 40) || ''' is not a decimal number'",
-            )
-        )
-    for column, typed in (("start_date", "s"), ("end_date", "e"), ("signed_date", "signed"), ("go_live_date", "g")):
+    for column, typed in (("amount", "amount_net"), ("list_amount", "amount_list")):
         checks.append(
             (
                 f"{column} IS NOT NULL AND trim({column}) <> '' AND {typed} IS NULL",
-                f"'{column} ''' || left({column}, 40) || ''' is not a date (YYYY-MM-DD)'",
+                f"'{column} ''' || {_shown(column)} || ''' is not a decimal number ({_AMOUNT_RULE})'",
+            )
+        )
+    for column, typed in _DATE_COLUMNS:
+        checks.append(
+            (
+                f"{column} IS NOT NULL AND trim({column}) <> '' AND {typed} IS NULL",
+                f"'{column} ''' || {_shown(column)} || ''' is not a date ({_DATE_RULE})'",
             )
         )
     checks += [
         ("e < s", "'end_date is before start_date'"),
         (
-            f"charge_type NOT IN ({_in_list(CHARGE_TYPES)})",
-            f"'unknown charge_type ''' || left(charge_type, 40) || ''' (expected {', '.join(CHARGE_TYPES)})'",
+            f"trim(charge_type) <> '' AND charge_type NOT IN ({_in_list(CHARGE_TYPES)})",
+            f"'unknown charge_type ''' || {_shown('charge_type')} || ''' (expected {', '.join(CHARGE_TYPES)})'",
         ),
         (
-            f"amount_period NOT IN ({_in_list(AMOUNT_PERIODS)})",
-            f"'unknown amount_period ''' || left(amount_period, 40) || ''' (expected {', '.join(AMOUNT_PERIODS)})'",
+            f"trim(amount_period) <> '' AND amount_period NOT IN ({_in_list(AMOUNT_PERIODS)})",
+            f"'unknown amount_period ''' || {_shown('amount_period')} || ''' (expected {', '.join(AMOUNT_PERIODS)})'",
         ),
         (
-            f"change_type NOT IN ({_in_list(CHANGE_TYPES)})",
-            f"'unknown change_type ''' || left(change_type, 40) || ''' (expected {', '.join(CHANGE_TYPES)})'",
+            f"trim(change_type) <> '' AND change_type NOT IN ({_in_list(CHANGE_TYPES)})",
+            f"'unknown change_type ''' || {_shown('change_type')} || ''' (expected {', '.join(CHANGE_TYPES)})'",
         ),
         (
-            "NOT regexp_matches(currency, '^[A-Z]{3}$')",
-            "'currency ''' || left(currency, 40) || ''' is not an ISO 4217 code'",
+            f"trim(currency) <> '' AND NOT regexp_full_match(currency, '{CURRENCY_PATTERN}')",
+            f"'currency ''' || {_shown('currency')} || ''' is not an ISO 4217 code (three capitals A–Z)'",
         ),
         (
-            f"amount_net < 0 AND change_type NOT IN ({_in_list(REMOVING_CHANGES)})",
+            f"amount_net < 0 AND change_type IN ({_in_list(tuple(c for c in CHANGE_TYPES if c not in REMOVING_CHANGES))})",
             "'negative amount on a ' || change_type || ' row; only contraction and cancellation rows remove value'",
         ),
         (
             f"amount_net > 0 AND change_type IN ({_in_list(REMOVING_CHANGES)})",
             "'a ' || change_type || ' row removes value: its amount must be negative'",
         ),
-        ("amount_list * amount_net < 0", "'list_amount and amount have opposite signs'"),
+        # Signs, not the product: two 15-digit amounts multiplied overflow DECIMAL(38,6).
+        ("sign(amount_list) * sign(amount_net) < 0", "'list_amount and amount have opposite signs'"),
         (
             "charge_type = 'one_time' AND amount_period <> 'once'",
             "'a one_time line is charged once: amount_period must be ''once'''",
@@ -188,37 +245,51 @@ _CLEARLY_USABLE = " AND ".join(
         "(charge_type <> 'one_time' OR amount_period = 'once')",
         "(amount_period <> 'once' OR charge_type NOT IN ('recurring', 'usage_committed'))",
         f"(CASE WHEN change_type IN ({_in_list(REMOVING_CHANGES)}) THEN amount_net <= 0 ELSE amount_net >= 0 END)",
-        "(list_amount IS NULL OR amount_list * amount_net >= 0)",
+        "(list_amount IS NULL OR sign(amount_list) * sign(amount_net) >= 0)",
         # trim() builds a new string; a first character other than a space already shows the text is not blank.
         "contract_id <> '' AND (NOT starts_with(contract_id, ' ') OR trim(contract_id) <> '')",
         "account_id <> '' AND (NOT starts_with(account_id, ' ') OR trim(account_id) <> '')",
-        "regexp_full_match(currency, '[A-Z]{3}')",
-        # The amount pattern with the spaces trim() would remove allowed around it: the same test, no copy.
-        f"regexp_full_match(amount, '{_PADDED_AMOUNT}')",
-        f"(list_amount IS NULL OR regexp_full_match(list_amount, '{_PADDED_AMOUNT}'))",
+        f"regexp_full_match(currency, '{CURRENCY_PATTERN}')",
+        # An amount is typed only when its text passed the rule: typed is passed.
+        "amount_net IS NOT NULL",
+        "(list_amount IS NULL OR amount_list IS NOT NULL)",
     )
 )
 
 
+def _date_reading(column: str) -> str:
+    """The column's date, or NULL unless its text is YYYY-MM-DD (spaces around it aside) of a real day in range.
+
+    DuckDB's own cast is far more lenient (it reads 'infinity', 'epoch', '2025/1/1', '2025-01-01T10:00'
+    and BC dates), so the pattern decides what is a date and the cast only refuses days like 2025-02-30.
+    """
+    return f"CASE WHEN regexp_full_match({column}, '{_PADDED_DATE}') THEN TRY_CAST({column} AS DATE) END"
+
+
 def _checked_sql(reader: str, present: set[str]) -> str:
-    """One pass over the file: each column's text, its typed reading, and every reason the row is unusable."""
+    """One pass over the file: each column's text, its typed reading, and every reason the row is unusable.
+
+    Every column is read as text first, whatever its type in the file (a Parquet DATE reads as its ISO
+    text, a DOUBLE as its shortest text, NaN as 'nan'), so one set of rules judges every format.
+    """
+    # An empty text is NULL, as CSV reads it, so that '' gives the same reasons in every format.
     text = ", ".join(
-        f'CAST("{c}" AS VARCHAR) AS {c}' if c in present else f"CAST(NULL AS VARCHAR) AS {c}" for c in _READ_COLUMNS
+        f"""NULLIF(CAST("{c}" AS VARCHAR), '') AS {c}""" if c in present else f"CAST(NULL AS VARCHAR) AS {c}"
+        for c in _READ_COLUMNS
     )
     reasons = ", ".join(f"CASE WHEN {condition} THEN {reason} END" for condition, reason in _checks())
+    # An amount is typed only once its text passed the rule: no lenient cast decides what is a number.
+    amount, list_amount = (
+        f"CASE WHEN regexp_full_match({c}, '{_PADDED_AMOUNT}') THEN TRY_CAST({c} AS DECIMAL(38,6)) END"
+        for c in ("amount", "list_amount")
+    )
+    dates = ", ".join(f"{_date_reading(column)} AS {typed}" for column, typed in _DATE_COLUMNS)
     return f"""
         SELECT contract_id, account_id, charge_type, amount_period, change_type, currency,
                amount_net, amount_list, s, e, signed, COALESCE(g, s) AS live,
                CASE WHEN {_CLEARLY_USABLE} THEN '' ELSE concat_ws('; ', {reasons}) END AS reason
         FROM (
-            -- A date cast skips the whitespace around the text itself: trim() first would change nothing.
-            SELECT *,
-                   TRY_CAST(amount AS DECIMAL(38,6)) AS amount_net,
-                   TRY_CAST(list_amount AS DECIMAL(38,6)) AS amount_list,
-                   TRY_CAST(start_date AS DATE) AS s,
-                   TRY_CAST(end_date AS DATE) AS e,
-                   TRY_CAST(signed_date AS DATE) AS signed,
-                   TRY_CAST(go_live_date AS DATE) AS g
+            SELECT *, {amount} AS amount_net, {list_amount} AS amount_list, {dates}
             FROM (SELECT {text} FROM {reader}) t
         ) typed
     """
@@ -275,10 +346,14 @@ def open_ledger(store: LedgerStore, source: LedgerSource, requested_currency: st
 
         match source.origin:
             case InlineRows() as rows:
-                checked = _read_inline(con, "inline_checked", source, rows)
+                checked = read_inline(con, "inline_checked", source.name, rows)
                 yield _open(con, source, checked, requested_currency, build_here)
             case Dataset() as dataset:
-                with store.checked(dataset.path, functools.partial(read_checked, dataset=dataset)) as held:
+
+                def load(cursor: duckdb.DuckDBPyConnection, table: str, opened: Path) -> CheckedTable:
+                    return read_checked(cursor, table, dataset=dataset, opened=opened)
+
+                with store.checked(dataset.path, load, shown=dataset.name) as held:
 
                     def build_kept(key: Hashable, build: Builder) -> str:
                         # Past the store's bound for one dataset, a derived table lives only for the call.

@@ -7,12 +7,13 @@ from datetime import date
 from decimal import Decimal
 from pathlib import Path
 
+import duckdb
 import pytest
 
 from kpi_context.ontology.ledger_options import LEDGER_KPI_OPTIONS
 from kpi_context.tools.context import ToolContext
 from kpi_context.tools.errors import ErrorCode, KpiError
-from kpi_context.tools.ledger.engine import KPI_MEASURES, compute_from_ledger, months_before
+from kpi_context.tools.ledger.engine import KPI_MEASURES, _database_errors, compute_from_ledger, months_before
 from kpi_context.tools.ledger.source import DatasetRegistry
 from kpi_context.tools.periods import Period
 from kpi_context.tools.values import LedgerTrace
@@ -271,3 +272,68 @@ def test_a_period_given_as_start_and_end_is_read_like_its_shorthand(compute, mak
     by_name = compute("sales.avg_contract_value", _book(make_line), period="2026")
     assert by_dates.value == by_name.value == Decimal(18000)
     assert by_dates.period == by_name.period
+
+
+# --- amounts and dates beyond the engine's range --------------------------------------------------
+
+BIG = "9" * 24  # the most integer digits an amount may have
+
+
+def test_a_sum_that_overflows_the_engines_decimals_is_out_of_range_not_a_database_error(compute, make_line):
+    # Three monthly lines of 10^24 − 1: each annualizes to ~1.2 × 10^25, and with the engine's twelve
+    # decimals of scale the annualizing multiplication leaves DECIMAL(38, …): a database overflow.
+    rows = [make_line(account_id=f"A{i}", contract_id=f"C{i}", amount=BIG, amount_period="month") for i in range(3)]
+    with pytest.raises(KpiError) as info:
+        compute("sales.arr", rows, as_of=MID_2026, currency="USD")
+    detail = info.value.detail
+    assert (detail.code, detail.field) == (ErrorCode.OUT_OF_RANGE, "ledger")
+    assert "Error" not in detail.message  # the database's own text ("Out of Range Error: …") is not passed on
+    assert detail.details["database_error"] == "OutOfRangeException"
+
+
+def test_an_fx_rate_that_overflows_the_converted_amount_is_out_of_range(ctx, registry, make_line):
+    rows = [make_line(amount=BIG, currency="EUR")]
+    with pytest.raises(KpiError) as info:
+        compute_from_ledger(
+            ctx,
+            "sales.arr",
+            {"rows": rows, "fx_rates": {"EUR": 10**20}},
+            datasets=registry,
+            as_of=MID_2026,
+            currency="USD",
+        )
+    assert (info.value.code, info.value.detail.field) == (ErrorCode.OUT_OF_RANGE, "ledger")
+
+
+def test_the_bridge_for_the_first_quarter_of_year_one_is_out_of_range(compute, make_line):
+    # New business over 0001-Q1 is measured from the close of 0000-12-31, which no calendar has.
+    with pytest.raises(KpiError) as info:
+        compute("sales.new_business", [make_line()], period="0001-Q1", currency="USD")
+    assert (info.value.code, info.value.detail.field) == (ErrorCode.OUT_OF_RANGE, "period")
+
+
+def test_a_year_over_year_trend_reaching_before_year_one_is_out_of_range(compute, make_line):
+    with pytest.raises(KpiError) as info:
+        compute("customers.acv_trend_pct", [make_line()], period="0001-Q3", variant="year_over_year", currency="USD")
+    assert (info.value.code, info.value.detail.field) == (ErrorCode.OUT_OF_RANGE, "period")
+
+
+def test_arr_on_the_last_day_of_the_calendar_is_computed(compute, make_line):
+    # The line runs through 2026 only: nothing is live on 9999-12-31, so ARR is 0.
+    value = compute("sales.arr", [make_line()], as_of=date(9999, 12, 31), currency="USD")
+    assert value.value == Decimal(0)
+
+
+def test_months_before_year_one_are_out_of_range():
+    with pytest.raises(KpiError) as info:
+        months_before(date(1, 6, 30), 12)
+    assert info.value.code is ErrorCode.OUT_OF_RANGE
+
+
+def test_any_other_database_error_is_translated_and_its_text_withheld():
+    with pytest.raises(KpiError) as info, _database_errors():
+        raise duckdb.BinderException('Binder Error: Referenced column "secret_path" not found')
+    detail = info.value.detail
+    assert (detail.code, detail.field) == (ErrorCode.LEDGER_INVALID, "ledger")
+    assert "Binder" not in detail.message and "secret_path" not in detail.message
+    assert detail.details == {"database_error": "BinderException"}

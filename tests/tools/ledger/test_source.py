@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from datetime import date
 from decimal import Decimal
 from pathlib import Path
@@ -12,7 +13,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from kpi_context.tools.errors import ErrorCode, KpiError
-from kpi_context.tools.ledger.source import MAX_INLINE_ROWS, Dataset, DatasetRegistry, LedgerFormat
+from kpi_context.tools.ledger.source import MAX_INLINE_ROWS, MAX_LEDGER_NAME, Dataset, DatasetRegistry, LedgerFormat
 
 ROWS = [
     # 1,200 a month + 6,000 a year = 20,400 ARR in mid-2026.
@@ -163,3 +164,66 @@ def test_without_a_data_directory_no_dataset_or_path_can_be_named() -> None:
         with pytest.raises(KpiError) as info:
             registry.resolve(reference)
         assert (info.value.code, info.value.detail.field) == (ErrorCode.DATASET_NOT_FOUND, "ledger")
+
+
+# --- ledger names a call cannot use ---------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("name", "why"),
+    [
+        ("sam\x00ple", "control character U+0000"),
+        ("sample\n", "control character U+000A"),
+        ("sa\x1bmple", "control character U+001B"),
+        ("x" * (MAX_LEDGER_NAME + 1), f"at most {MAX_LEDGER_NAME}"),
+    ],
+)
+def test_a_ledger_name_with_a_control_character_or_too_long_is_an_invalid_argument(compute, name, why):
+    with pytest.raises(KpiError) as caught:
+        compute("sales.arr", name, as_of=date(2026, 6, 30))
+    assert (caught.value.code, caught.value.detail.field) == (ErrorCode.INVALID_ARGUMENT, "ledger")
+    assert why in caught.value.detail.message
+
+
+def test_a_bad_name_inside_a_ledger_object_names_ledger_dataset(ctx, registry):
+    from kpi_context.tools.ledger.engine import compute_from_ledger
+
+    with pytest.raises(KpiError) as caught:
+        compute_from_ledger(ctx, "sales.arr", {"dataset": "a\x00.csv"}, datasets=registry, as_of=date(2026, 6, 30))
+    assert (caught.value.code, caught.value.detail.field) == (ErrorCode.INVALID_ARGUMENT, "ledger.dataset")
+
+
+def test_a_name_of_the_longest_allowed_length_is_looked_up(compute):
+    # 200 characters pass the name rule; no dataset has that name, so it is not found (not an OS error).
+    with pytest.raises(KpiError) as caught:
+        compute("sales.arr", "x" * MAX_LEDGER_NAME, as_of=date(2026, 6, 30))
+    assert caught.value.code is ErrorCode.DATASET_NOT_FOUND
+
+
+def test_a_path_component_too_long_for_the_os_is_not_found(compute):
+    # 199 characters then ".csv": within the name rule, but longer than a file name may be (255 bytes in UTF-8).
+    with pytest.raises(KpiError) as caught:
+        compute("sales.arr", "é" * 196 + ".csv", as_of=date(2026, 6, 30))
+    assert (caught.value.code, caught.value.detail.field) == (ErrorCode.DATASET_NOT_FOUND, "ledger")
+
+
+def test_a_path_in_a_symlink_loop_is_refused(compute, registry):
+    (registry.data_dir / "a.csv").symlink_to(registry.data_dir / "b.csv")
+    (registry.data_dir / "b.csv").symlink_to(registry.data_dir / "a.csv")
+    with pytest.raises(KpiError) as caught:
+        compute("sales.arr", "a.csv", as_of=date(2026, 6, 30))
+    assert (caught.value.code, caught.value.detail.field) == (ErrorCode.PATH_NOT_ALLOWED, "ledger")
+
+
+def test_a_fifo_named_by_path_is_refused_as_not_a_regular_file(compute, registry):
+    os.mkfifo(registry.data_dir / "pipe.csv")
+    with pytest.raises(KpiError) as caught:
+        compute("sales.arr", "pipe.csv", as_of=date(2026, 6, 30))
+    assert (caught.value.code, caught.value.detail.field) == (ErrorCode.PATH_NOT_ALLOWED, "ledger")
+
+
+def test_a_fifo_registered_at_start_up_is_refused(tmp_path):
+    os.mkfifo(tmp_path / "pipe.csv")
+    with pytest.raises(KpiError) as caught:
+        DatasetRegistry.from_cli(tmp_path, [f"demo={tmp_path / 'pipe.csv'}"])
+    assert caught.value.code is ErrorCode.PATH_NOT_ALLOWED
