@@ -17,7 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field, StrictFloat, StrictInt, Valid
 
 from kpi_context.ontology.binding import Annualization, DateBasis, RecurringInclusion, ValueBasis
 from kpi_context.ontology.ledger_options import ChurnTiming, CoTerm, DayCount, Discounts, GrrCap, LiveBasis, ShortTerms
-from kpi_context.server.strict_arguments import path_is_branch
+from kpi_context.server.strict_arguments import path_is_branch, unreadable_argument
 from kpi_context.tools.compare import BenchmarkRef
 from kpi_context.tools.errors import ErrorCode, KpiError
 from kpi_context.tools.inputs import InputArgument, PercentText
@@ -56,8 +56,12 @@ class Basis(BaseModel):
 
 
 def _strict(model: type[BaseModel], raw: Any, field: str) -> Any:
+    # The middleware has refused these already for a tool call; checked again for any other caller.
+    unreadable = unreadable_argument({field: raw})
+    if unreadable is not None:
+        raise KpiError(unreadable.code, unreadable.message, field=unreadable.field)
     try:
-        return model.model_validate_json(json.dumps(raw), strict=True)
+        return model.model_validate_json(json.dumps(raw, allow_nan=True), strict=True)
     except ValidationError as exc:
         located = [
             (".".join(str(part) for part in (field, *error["loc"]) if not _is_branch(part)), error["msg"])

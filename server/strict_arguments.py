@@ -10,6 +10,8 @@ with an `invalid_argument` error naming the field.
 from __future__ import annotations
 
 import json
+import math
+import sys
 from collections.abc import Iterable, Mapping
 from typing import Any
 
@@ -37,8 +39,21 @@ def argument_problem(model: type[BaseModel], arguments: Mapping[str, Any]) -> Er
             field=extra[0],
             details={"unknown": extra, "allowed": sorted(allowed)},
         )
+    # An explicit null for an optional filter means "no filter", as the published schema says; a NaN or
+    # Infinity written as such is refused by unreadable_argument.
+    unreadable = unreadable_argument(arguments)
+    if unreadable is not None:
+        return unreadable
     try:
-        model.model_validate_json(json.dumps(dict(arguments)), strict=True)
+        text = json.dumps(dict(arguments), allow_nan=True)
+    except (ValueError, RecursionError, TypeError):  # pragma: no cover — unreadable_argument finds these first
+        return ErrorDetail(
+            code=ErrorCode.INVALID_ARGUMENT,
+            message="the arguments cannot be read as JSON values",
+            field=None,
+        )
+    try:
+        model.model_validate_json(text, strict=True)
     except ValidationError as exc:
         located = [(_data_path(arguments, error["loc"]), error["msg"]) for error in exc.errors()]
         # The deepest fault is the most specific: for a number-or-object input given an object, the
@@ -49,10 +64,151 @@ def argument_problem(model: type[BaseModel], arguments: Mapping[str, Any]) -> Er
         return ErrorDetail(
             code=ErrorCode.INVALID_ARGUMENT,
             message=f"argument {first['field']!r} is not valid: {first['message']} (values are never coerced)",
-            field=first["field"],
+            field=first["field"] or None,
             details={"errors": errors},
         )
+    return _json_in_text(model, arguments)
+
+
+def _json_in_text(model: type[BaseModel], arguments: Mapping[str, Any]) -> ErrorDetail | None:
+    """A text argument the SDK would re-read as JSON after this check: refused, not silently converted.
+
+    The SDK parses a string given for any argument not typed plain `str` ("null" for `variant` becomes
+    None, "[]" for `ledger` a list), after strict validation has accepted it as text. No dataset name,
+    period, variant or currency is JSON text, so such a string is refused here, naming the argument.
+    """
+    for name, value in arguments.items():
+        field = model.model_fields.get(name)
+        if not isinstance(value, str) or field is None or field.annotation is str:
+            continue
+        try:
+            parsed = json.loads(value)
+        except (ValueError, RecursionError):
+            continue
+        if isinstance(parsed, str | int | float) and not isinstance(parsed, bool):
+            continue  # the SDK leaves these as the text they are
+        return ErrorDetail(
+            code=ErrorCode.INVALID_ARGUMENT,
+            message=f"argument {name!r} is JSON written as text ({value[:40]!r}); pass the value itself, "
+            "not a string (values are never coerced)",
+            field=name,
+        )
     return None
+
+
+MAX_DEPTH = 32
+"""Deepest nesting of objects and arrays accepted in arguments; a bound value passed back is 4 deep."""
+MAX_INTEGER_DIGITS = 40
+"""Longest integer accepted anywhere in arguments; an amount has at most 32 integer digits."""
+_INTEGER_LIMIT = 10**MAX_INTEGER_DIGITS
+MAX_NODES = 500_000
+"""Most values (objects, arrays, strings, numbers) in one call's arguments: a 10,000-row ledger of 14 columns has ~150,000."""
+
+
+def unreadable_argument(arguments: Mapping[str, Any]) -> ErrorDetail | None:
+    """A value no tool argument can hold, found before anything re-reads the arguments, or None.
+
+    Nesting deeper than any argument needs, an integer too long to mean anything (Python refuses to
+    print one of over 4,300 digits), NaN or Infinity where a number travels (JSON has neither), and
+    text that is not valid Unicode (a lone surrogate) would otherwise fail the whole request, or be
+    reported at a place in an internal copy. Each is refused here, naming the caller's argument.
+    Iterative, so no input can exhaust the stack.
+    """
+    stack: list[tuple[tuple[str, ...], Any, int]] = [((str(key),), value, 1) for key, value in arguments.items()]
+    seen = 0
+    while stack:
+        path, value, depth = stack.pop()
+        seen += 1
+        where = ".".join(path)
+        if seen > MAX_NODES:
+            return _unreadable(where, f"the arguments hold more than {MAX_NODES:,} values", ErrorCode.INVALID_ARGUMENT)
+        if isinstance(value, Mapping | list) and depth > MAX_DEPTH:
+            shown = where if len(where) <= 80 else f"{where[:60]}…"
+            return _unreadable(
+                path[0],
+                f"argument {path[0]!r} is nested more than {MAX_DEPTH} levels deep (at {shown})",
+                ErrorCode.INVALID_ARGUMENT,
+            )
+        if isinstance(value, Mapping):
+            for key, item in value.items():
+                if isinstance(key, str) and _not_unicode(key):
+                    return _unreadable(
+                        where, f"a key in {where!r} is not valid Unicode text", ErrorCode.INVALID_ARGUMENT
+                    )
+                stack.append(((*path, str(key)), item, depth + 1))
+        elif isinstance(value, list):
+            stack.extend(((*path, str(index)), item, depth + 1) for index, item in enumerate(value))
+        elif isinstance(value, bool):
+            continue
+        elif isinstance(value, OversizedInteger):
+            return _unreadable(
+                where,
+                f"argument {where!r} is an integer of {value.digits:,} digits; numbers have at most "
+                f"{MAX_INTEGER_DIGITS} digits",
+                ErrorCode.OUT_OF_RANGE,
+            )
+        elif isinstance(value, int) and abs(value) >= _INTEGER_LIMIT:
+            # bit_length, not str(): the text of a 5,000-digit integer is what Python refuses to make.
+            return _unreadable(
+                where,
+                f"argument {where!r} is an integer of about {int(value.bit_length() * 0.30103) + 1:,} digits; "
+                f"numbers have at most {MAX_INTEGER_DIGITS} digits",
+                ErrorCode.OUT_OF_RANGE,
+            )
+        elif isinstance(value, float) and not math.isfinite(value):
+            return _unreadable(
+                where, f"argument {where!r} is {value!r}: NaN and Infinity are not numbers", ErrorCode.INVALID_ARGUMENT
+            )
+        elif isinstance(value, str) and _not_unicode(value):
+            return _unreadable(
+                where, f"argument {where!r} is not valid Unicode text (a lone surrogate)", ErrorCode.INVALID_ARGUMENT
+            )
+    return None
+
+
+class OversizedInteger:
+    """Stands in for an integer literal too long for Python to read (over 4,300 digits).
+
+    A transport's reading layer that meets such a literal can parse the line with `lenient_loads`
+    instead of failing the whole request: the middleware then refuses the argument that holds it
+    with `out_of_range`, naming it.
+    """
+
+    def __init__(self, digits: int) -> None:
+        self.digits = digits
+
+    def __repr__(self) -> str:
+        return f"OversizedInteger(digits={self.digits})"
+
+
+def lenient_loads(text: str | bytes) -> Any:
+    """JSON as `json.loads` reads it, with integers Python refuses to read kept as `OversizedInteger`.
+
+    For a transport's reading layer: a line its strict parser refused (an over-long integer, nesting
+    deeper than its limit) can still reach the middleware, which names the faulty argument. Raises
+    ValueError or RecursionError as `json.loads` does for a line that is not JSON at all.
+    """
+    limit = sys.get_int_max_str_digits() or None
+
+    def integer(literal: str) -> int | OversizedInteger:
+        digits = len(literal.lstrip("-"))
+        if limit is not None and digits > limit:
+            return OversizedInteger(digits)
+        return int(literal)
+
+    return json.loads(text, parse_int=integer)
+
+
+def _not_unicode(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return True
+    return False
+
+
+def _unreadable(where: str, message: str, code: ErrorCode) -> ErrorDetail:
+    return ErrorDetail(code=code, message=message, field=where)
 
 
 def _data_path(arguments: Mapping[str, Any], loc: tuple[int | str, ...]) -> tuple[str, ...]:

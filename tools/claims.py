@@ -7,30 +7,86 @@ one the catalog allows for that KPI: nobody can declare that ARR has per-account
 
 from __future__ import annotations
 
+import re
 from decimal import Decimal, InvalidOperation
 
 from pydantic import ValidationError
 
-from kpi_context.ontology.binding import Binding, binding_differences
-from kpi_context.ontology.model import DEFAULT_VARIANT_ID, KpiDefinition
+from kpi_context.ontology.binding import Binding, Unit, binding_differences
+from kpi_context.ontology.model import DEFAULT_VARIANT_ID, KpiDefinition, PlausibleRange
 from kpi_context.tools.binder import Binder, Draft
 from kpi_context.tools.errors import ErrorCode, KpiError
 from kpi_context.tools.signing import canonical
 from kpi_context.tools.values import BindingClaim, BoundValue, ValueClaim, ValueStatus
 
+MAX_INTEGER_DIGITS = 30
+"""Integer digits a caller's number may have (a decimal string allows the same): 10^30 is beyond any KPI."""
+_TOO_LARGE = Decimal(10) ** MAX_INTEGER_DIGITS
+_ASCII_DECIMAL = re.compile(r"-?[0-9]+(\.[0-9]+)?", re.ASCII)
 
-def claim_decimal(claim: ValueClaim, field: str) -> Decimal | None:
+
+def claim_decimal(claim: ValueClaim, field: str, *, value_field: str | None = None) -> Decimal | None:
+    """The claim's number as an exact Decimal; `value_field` names it in a refusal (default `{field}.value`)."""
     raw = claim.value
+    where = value_field or f"{field}.value"
     if raw is None:
         return None
+    if isinstance(raw, int) and not isinstance(raw, bool) and abs(raw) >= 10**MAX_INTEGER_DIGITS:
+        # Checked before any conversion: the text of an integer of over 4,300 digits is refused by Python.
+        raise _too_large(where)
+    if isinstance(raw, str) and not _ASCII_DECIMAL.fullmatch(raw):
+        # Decimal() itself reads any script's digits ("١٠٠٠" is 1000): only ASCII digits are numbers here.
+        raise KpiError(
+            ErrorCode.INVALID_ARGUMENT,
+            f"{raw!r} is not a decimal number written with ASCII digits (e.g. '1234.5')",
+            field=where,
+        )
     try:
         # repr() of a float is the shortest text that round-trips, i.e. what the caller wrote.
         number = Decimal(repr(raw)) if isinstance(raw, float) else Decimal(raw)
     except InvalidOperation:
-        raise KpiError(ErrorCode.INVALID_ARGUMENT, f"{raw!r} is not a number", field=f"{field}.value") from None
+        raise KpiError(ErrorCode.INVALID_ARGUMENT, f"{raw!r} is not a number", field=where) from None
     if not number.is_finite():
-        raise KpiError(ErrorCode.INVALID_ARGUMENT, "the value must be a finite number", field=f"{field}.value")
+        raise KpiError(ErrorCode.INVALID_ARGUMENT, "the value must be a finite number", field=where)
+    if number.copy_abs() >= _TOO_LARGE:  # copy_abs, not abs(): abs() rounds to the context's 28 digits
+        raise _too_large(where)
     return number
+
+
+def _too_large(field: str) -> KpiError:
+    return KpiError(
+        ErrorCode.OUT_OF_RANGE,
+        f"argument {field!r} has more than {MAX_INTEGER_DIGITS} integer digits; no KPI value is that large",
+        field=field,
+        details={"max_integer_digits": MAX_INTEGER_DIGITS},
+    )
+
+
+def check_count(value: Decimal, unit: Unit, plausible: PlausibleRange | None, what: str, field: str) -> None:
+    """A count of things (customers, contracts) is a whole number, and not negative unless its KPI is a change.
+
+    Refused with `invalid_argument` even when confirmed: 2.5 customers or -3 new customers is never a
+    true figure (a negative count is allowed only where the plausible range reaches below zero, as for
+    a headcount change).
+    """
+    if unit is not Unit.COUNT:
+        return
+    if value != value.to_integral_value():
+        raise KpiError(
+            ErrorCode.INVALID_ARGUMENT,
+            f"{what} is a count: {value.normalize():f} is not a whole number",
+            field=field,
+            details={"given": str(value), "unit": unit.value},
+        )
+    negatives = plausible is not None and (plausible.min is None or plausible.min < 0)
+    if value < 0 and not negatives:
+        raise KpiError(
+            ErrorCode.INVALID_ARGUMENT,
+            f"{what} is a count: {value.normalize():f} is negative; a count is a whole number of 0 or more "
+            "(a net change entered for a total?)",
+            field=field,
+            details={"given": str(value), "unit": unit.value},
+        )
 
 
 def merge_binding(base: Binding, claim: BindingClaim | None, field: str) -> Binding:
@@ -133,11 +189,14 @@ def asserted(binder: Binder, claim: ValueClaim, field: str) -> BoundValue:
             f"{kpi.id} is an amount of money: state its currency",
             field=f"{field}.currency",
         )
+    number = claim_decimal(claim, field)
+    if number is not None:
+        check_count(number, binding.unit, kpi.plausible_range, f"{field} ({kpi.id})", f"{field}.value")
     value = binder.bind(
         Draft(
             kpi=kpi,
             variant_id=variant_id,
-            value=claim_decimal(claim, field),
+            value=number,
             status=ValueStatus.ASSERTED,
             period=claim.period,
             as_of=claim.as_of,

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import date, timedelta
+from datetime import date
 
 from kpi_context.ontology.binding import Binding, TimeBasisKind, Unit
 from kpi_context.ontology.expression import UndefinedResult, evaluate, parse
@@ -20,7 +20,7 @@ from kpi_context.tools.claims import allowed_bindings, variant_id_of
 from kpi_context.tools.context import ToolContext
 from kpi_context.tools.errors import ErrorCode, KpiError
 from kpi_context.tools.inputs import BoundInput, InputArgument, When, bind_input, opens_period, trailing_window
-from kpi_context.tools.periods import Period, parse_period
+from kpi_context.tools.periods import Period, parse_period, shift_days
 from kpi_context.tools.resolve import resolve_kpi
 from kpi_context.tools.values import BoundValue, InputUse, ValueStatus
 
@@ -52,7 +52,7 @@ def resolve_when(kpi: KpiDefinition, binding: Binding, period: Period | str | No
     # An opening balance (starting ARR) for a period is dated the day before the period starts.
     dated = None
     if period is not None and kind is TimeBasisKind.POINT_IN_TIME:
-        dated = period.start - timedelta(days=1) if opens_period(kpi) else period.end
+        dated = shift_days(period.start, -1) if opens_period(kpi) else period.end
     if dated is not None and as_of is not None and as_of != dated:
         raise KpiError(
             ErrorCode.INVALID_ARGUMENT,

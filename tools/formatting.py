@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from decimal import ROUND_HALF_EVEN, Decimal
+from decimal import ROUND_HALF_EVEN, Decimal, localcontext
 
 from kpi_context.ontology.binding import Unit
+from kpi_context.tools.errors import ErrorCode, KpiError
 
 # Results are exact until this final step; the quantum is part of the documented contract.
 _QUANTUM: dict[Unit, Decimal] = {
@@ -21,17 +22,43 @@ _QUANTUM: dict[Unit, Decimal] = {
 _SYMBOLS = {"USD": "$", "EUR": "€", "GBP": "£", "JPY": "¥"}
 
 
-def quantize(value: Decimal, unit: Unit) -> Decimal:
-    """Round half-even to the unit's quantum; whole numbers stay whole (12 not 12.00)."""
+MAX_INTEGER_DIGITS = 32
+"""Integer digits a bound value may have: a ledger amount's DECIMAL(38,6) holds 32, a caller's number 30."""
+
+
+def quantize(value: Decimal, unit: Unit, *, field: str = "inputs") -> Decimal:
+    """Round half-even to the unit's quantum; whole numbers stay whole (12 not 12.00).
+
+    A value with more than MAX_INTEGER_DIGITS integer digits (a ratio over a near-zero input, say)
+    is refused with `out_of_range`, naming `field`: it cannot be rounded exactly, and no KPI is that large.
+    """
     quantum = _QUANTUM.get(unit)
     if quantum is None:
         return value
-    rounded = value.quantize(quantum, rounding=ROUND_HALF_EVEN)
-    if rounded.is_zero():
-        return Decimal(0)  # a tiny negative amount must not read as "-0"
-    if rounded == rounded.to_integral_value():
-        return rounded.quantize(Decimal(1))
-    return rounded
+    if not value.is_finite() or (not value.is_zero() and value.adjusted() >= MAX_INTEGER_DIGITS):
+        raise KpiError(
+            ErrorCode.OUT_OF_RANGE,
+            f"the result ({_magnitude(value)}) has more than {MAX_INTEGER_DIGITS} integer digits; "
+            "check the inputs for a near-zero divisor or a misplaced scale",
+            field=field,
+            details={"max_integer_digits": MAX_INTEGER_DIGITS},
+        )
+    with localcontext() as context:
+        # Room for every integer digit plus the quantum's places: the default 28 digits would trap.
+        context.prec = MAX_INTEGER_DIGITS + 8
+        rounded = value.quantize(quantum, rounding=ROUND_HALF_EVEN)
+        if rounded.is_zero():
+            return Decimal(0)  # a tiny negative amount must not read as "-0"
+        if rounded == rounded.to_integral_value():
+            return rounded.quantize(Decimal(1))
+        return rounded
+
+
+def _magnitude(value: Decimal) -> str:
+    """'about 1E+349' for a huge value; never the digits themselves (they may run to thousands)."""
+    if not value.is_finite():
+        return str(value)
+    return f"about {'-' if value.is_signed() else ''}1E+{value.adjusted()}"
 
 
 def rounding_rule(unit: Unit, currency: str | None) -> str | None:

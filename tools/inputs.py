@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import calendar
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date, timedelta
@@ -15,14 +16,15 @@ from kpi_context.ontology.binding import Binding, TimeBasisKind, Unit, binding_d
 from kpi_context.ontology.catalog import Catalog
 from kpi_context.ontology.model import DEFAULT_VARIANT_ID, ExpressionInput, KpiDefinition, PeriodRole, PlausibleRange
 from kpi_context.tools.binder import Binder, Draft
-from kpi_context.tools.claims import claim_decimal, merge_binding, verified
+from kpi_context.tools.claims import check_count, claim_decimal, merge_binding, verified
 from kpi_context.tools.describe import plausible_text, unit_text
 from kpi_context.tools.errors import ErrorCode, KpiError
 from kpi_context.tools.formatting import format_value
-from kpi_context.tools.periods import Period
+from kpi_context.tools.periods import MIN_YEAR, Period, out_of_range, shift_days
 from kpi_context.tools.values import BoundValue, Number, ValueClaim, ValueStatus
 
-PercentText = Annotated[str, StringConstraints(pattern=r"^-?[0-9]{1,15}(\.[0-9]{1,12})? ?%$")]
+PERCENT_PATTERN = r"^-?[0-9]{1,15}(\.[0-9]{1,12})? ?%$"
+PercentText = Annotated[str, StringConstraints(pattern=PERCENT_PATTERN)]
 """A percent written with its sign, e.g. "76%": read on the 0–100 scale."""
 
 InputArgument = Number | PercentText | ValueClaim
@@ -58,7 +60,7 @@ class When:
                 window = trailing_window(self.period.end, window_months)
                 if role is PeriodRole.WINDOW:
                     return When(window, None)
-                return When(None, window.start - timedelta(days=1))
+                return When(None, shift_days(window.start, -1))
 
 
 @dataclass(frozen=True)
@@ -118,7 +120,15 @@ def bind_input(
     catalog = binder.catalog.kpis
     needed = required_binding(catalog, spec)
     target = when.for_role(spec.period, parent_window(parent))
+    # A bare number or percent string is the input itself: a fault in it is at `inputs.<name>`.
+    value_field = field if not isinstance(argument, ValueClaim) else f"{field}.value"
     if isinstance(argument, str):
+        if not re.fullmatch(PERCENT_PATTERN, argument, re.ASCII):
+            raise KpiError(
+                ErrorCode.INVALID_ARGUMENT,
+                f'input {spec.name!r}: {argument!r} is not a percent such as "76%" (ASCII digits)',
+                field=field,
+            )
         argument = ValueClaim(value=argument.rstrip("%").strip(), unit=Unit.PERCENT)
     elif not isinstance(argument, ValueClaim):
         argument = ValueClaim(value=argument)
@@ -136,9 +146,11 @@ def bind_input(
         own_default = argument.kpi == spec.kpi and argument.variant is None
         base = needed if claimed is None or own_default else claimed.binding_for(argument.variant)
         given_binding = merge_binding(base, argument.binding, field)
-        value, status = claim_decimal(argument, field), ValueStatus.ASSERTED
+        value, status = claim_decimal(argument, field, value_field=value_field), ValueStatus.ASSERTED
         if value is not None:
             plausible = plausible_range_of(binder.catalog, spec)
+            # Before the plausible range: a fractional or negative count is wrong even when confirmed.
+            check_count(value, needed.unit, plausible, f"input {spec.name!r}", value_field)
             value, notes = read_figure(
                 value, argument, needed.unit, plausible, spec.name, argument.currency or currency
             )
@@ -187,10 +199,15 @@ def parent_window(parent: KpiDefinition) -> int | None:
     return time.window_months if time.kind is TimeBasisKind.TRAILING_WINDOW else None
 
 
-def trailing_window(close: date, months: int) -> Period:
-    """The `months` ending on `close`: 12 months to 2026-09-30 is 2025-10-01 to 2026-09-30."""
+def trailing_window(close: date, months: int, *, field: str = "period") -> Period:
+    """The `months` ending on `close`: 12 months to 2026-09-30 is 2025-10-01 to 2026-09-30.
+
+    A window that would open before 0001-01-01 is refused (`out_of_range`, naming `field`).
+    """
     index = close.year * 12 + close.month - 1 - months
     year, month = divmod(index, 12)
+    if year < MIN_YEAR:
+        raise out_of_range(f"the {months}-month window to {close.isoformat()} opens before year {MIN_YEAR}", field)
     last = calendar.monthrange(year, month + 1)[1]
     at_month_end = close.day == calendar.monthrange(close.year, close.month)[1]
     opened = date(year, month + 1, last if at_month_end else min(close.day, last))
@@ -295,7 +312,7 @@ def _check_when(
     point = needed.time_basis.kind is TimeBasisKind.POINT_IN_TIME
     close = None
     if target.period is not None and point:
-        close = target.period.start - timedelta(days=1) if opening else target.period.end
+        close = shift_days(target.period.start, -1) if opening else target.period.end
     expected_date = target.as_of or close
     if point and as_of is not None and expected_date is not None and as_of != expected_date:
         raise KpiError(

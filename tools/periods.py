@@ -45,23 +45,57 @@ class Period(BaseModel):
             return f"{months} months to {calendar.month_abbr[self.end.month]} {self.end.year}"
         return f"{self.start.isoformat()} to {self.end.isoformat()}"
 
-    def shifted(self, months: int) -> Period:
-        """The period of the same length `months` earlier (negative) or later; month-aligned only."""
+    def shifted(self, months: int, *, field: str = "period") -> Period:
+        """The period of the same length `months` earlier (negative) or later; month-aligned only.
+
+        A shift past 0001-01-01 or 9999-12-31 is refused (`out_of_range`, naming `field`).
+        """
         length = self.months
         if length is None:
             days = (self.end - self.start).days + 1
-            offset = timedelta(days=round(months * 365.25 / 12))
-            start = self.start + offset
-            return Period(start=start, end=start + timedelta(days=days - 1))
+            start = shift_days(self.start, round(months * 365.25 / 12), field=field)
+            return Period(start=start, end=shift_days(start, days - 1, field=field))
         start_index = self.start.year * 12 + self.start.month - 1 + months
         end_index = start_index + length - 1
         return Period(
-            start=date(start_index // 12, start_index % 12 + 1, 1),
-            end=_month_end(end_index // 12, end_index % 12 + 1),
+            start=calendar_date(start_index // 12, start_index % 12 + 1, 1, field=field),
+            end=_month_end(end_index // 12, end_index % 12 + 1, field=field),
         )
 
 
-def _month_end(year: int, month: int) -> date:
+MIN_YEAR, MAX_YEAR = 1, 9999
+"""The calendar dates can be read in: 0001-01-01 to 9999-12-31 (Python's and ISO 8601's four-digit years)."""
+
+
+def out_of_range(what: str, field: str) -> KpiError:
+    return KpiError(
+        ErrorCode.OUT_OF_RANGE,
+        f"{what}: dates run from {MIN_YEAR:04d}-01-01 to {MAX_YEAR:04d}-12-31",
+        field=field,
+        details={"min": f"{MIN_YEAR:04d}-01-01", "max": f"{MAX_YEAR:04d}-12-31"},
+    )
+
+
+def calendar_date(year: int, month: int, day: int, *, field: str = "period") -> date:
+    """date(year, month, day), or `out_of_range` naming `field` when the year is outside 1–9999."""
+    if not MIN_YEAR <= year <= MAX_YEAR:
+        raise out_of_range(f"a date in year {year} is needed", field)
+    return date(year, month, day)
+
+
+def shift_days(day: date, days: int, *, field: str = "period") -> date:
+    """`day` moved by `days` (negative: earlier), or `out_of_range` naming `field` past the calendar's ends."""
+    try:
+        return day + timedelta(days=days)
+    except OverflowError:
+        direction = "before" if days < 0 else "after"
+        count = f"{abs(days):,} day{'' if abs(days) == 1 else 's'}"
+        raise out_of_range(f"{count} {direction} {day.isoformat()} is outside the calendar", field) from None
+
+
+def _month_end(year: int, month: int, *, field: str = "period") -> date:
+    if not MIN_YEAR <= year <= MAX_YEAR:
+        raise out_of_range(f"a date in year {year} is needed", field)
     return date(year, month, calendar.monthrange(year, month)[1])
 
 
@@ -71,19 +105,26 @@ _MONTH = re.compile(r"^([0-9]{4})-([0-9]{2})$")
 _YEAR = re.compile(r"^([0-9]{4})$")
 
 
+def _year(digits: str, text: str, field: str) -> int:
+    year = int(digits)
+    if year < MIN_YEAR:
+        raise out_of_range(f"period {text!r} is in year {year}", field)
+    return year
+
+
 def parse_period(text: str, *, field: str = "period") -> Period:
     """Accept '2026-Q3', '2026-09' or '2026' (calendar year); anything else is refused, not guessed."""
     cleaned = text.strip()
     if match := _QUARTER.match(cleaned):
-        year, quarter = int(match.group(1)), int(match.group(2))
+        year, quarter = _year(match.group(1), text, field), int(match.group(2))
         first = 3 * (quarter - 1) + 1
         return Period(start=date(year, first, 1), end=_month_end(year, first + 2))
     if match := _MONTH.match(cleaned):
-        year, month = int(match.group(1)), int(match.group(2))
+        year, month = _year(match.group(1), text, field), int(match.group(2))
         if 1 <= month <= 12:
             return Period(start=date(year, month, 1), end=_month_end(year, month))
     if match := _YEAR.match(cleaned):
-        year = int(match.group(1))
+        year = _year(match.group(1), text, field)
         return Period(start=date(year, 1, 1), end=date(year, 12, 31))
     raise KpiError(
         ErrorCode.INVALID_ARGUMENT,

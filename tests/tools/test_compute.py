@@ -450,3 +450,44 @@ def test_cac_payback_is_undefined_at_zero_gross_margin(ctx: ToolContext) -> None
     )
     assert value.value is None
     assert value.label.endswith(": undefined")
+
+
+# --- the calendar's ends and results too large to bind -------------------------------------------
+
+
+def test_an_opening_balance_for_the_first_quarter_of_year_one_is_out_of_range(ctx: ToolContext) -> None:
+    # Starting ARR for Q1 of year 1 is dated the day before 0001-01-01, which no calendar has.
+    error = refused(ctx, "sales.starting_arr", {"sales.starting_arr": 1000}, period="0001-Q1", currency="USD")
+    assert (error.code, error.field) == (ErrorCode.OUT_OF_RANGE, "period")
+
+
+def test_a_trailing_window_that_opens_before_year_one_is_out_of_range(ctx: ToolContext) -> None:
+    # NRR for Q1 of year 1 is the twelve months to 0001-03-31: they would open in year 0.
+    inputs = {"sales.starting_arr": 100, "sales.expansion": 2, "sales.downgrades": 1, "sales.churn_arr": 1}
+    error = refused(ctx, "customers.net_revenue_retention", inputs, period="0001-Q1", currency="USD")
+    assert (error.code, error.field) == (ErrorCode.OUT_OF_RANGE, "period")
+
+
+def test_a_prior_period_input_for_the_first_quarter_of_year_one_is_out_of_range(ctx: ToolContext) -> None:
+    inputs = {"acv_current": 100, "acv_prior": 90}
+    error = refused(ctx, "customers.acv_trend_pct", inputs, period="0001-Q1", currency="USD")
+    assert (error.code, error.field) == (ErrorCode.OUT_OF_RANGE, "period")
+
+
+def test_a_period_in_year_zero_is_out_of_range(ctx: ToolContext) -> None:
+    error = refused(ctx, "sales.new_business", {"sales.new_business": 1000}, period="0000-Q3", currency="USD")
+    assert (error.code, error.field) == (ErrorCode.OUT_OF_RANGE, "period")
+
+
+def test_the_last_quarter_of_the_calendar_is_computed(ctx: ToolContext) -> None:
+    value = compute_from_inputs(
+        ctx, "sales.new_business", {"sales.new_business": 1000}, period="9999-Q4", currency="USD"
+    )
+    assert value.period == Period(start=date(9999, 10, 1), end=date(9999, 12, 31))
+
+
+def test_a_result_too_large_to_round_exactly_is_out_of_range_not_a_crash(ctx: ToolContext) -> None:
+    # 10^12 ÷ 10^-25 × 100 = 10^39 %: a plausible revenue of a near-zero amount, and a result of 40 digits.
+    inputs = {"finance.gross_profit": 10**12, "finance.total_revenue": 1e-25}
+    error = refused(ctx, "finance.gross_margin_pct", inputs, period="2026-Q3", currency="USD")
+    assert (error.code, error.field) == (ErrorCode.OUT_OF_RANGE, "inputs")

@@ -7,6 +7,7 @@ from decimal import Decimal
 import pytest
 
 from kpi_context.ontology.binding import Unit
+from kpi_context.tools.errors import ErrorCode, KpiError
 from kpi_context.tools.formatting import format_value, quantize, rounding_rule
 
 
@@ -116,3 +117,36 @@ def test_a_currency_is_named_in_the_rule_only_for_money() -> None:
 @pytest.mark.parametrize("unit", [Unit.DATE, Unit.TEXT])
 def test_units_that_are_not_rounded_have_no_rounding_rule(unit: Unit) -> None:
     assert rounding_rule(unit, None) is None
+
+
+# --- values too large to round exactly ---------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("raw", "unit", "rounded"),
+    [
+        # 31 integer digits and two places: 33 digits, more than the default context's 28, rounded exactly.
+        ("1234567890123456789012345678901.125", Unit.CURRENCY, "1234567890123456789012345678901.12"),
+        # 32 integer digits (the largest a ledger sum holds): 10^32 − 1 stays whole.
+        ("99999999999999999999999999999999", Unit.CURRENCY, "99999999999999999999999999999999"),
+        ("-12345678901234567890123456789.5", Unit.PERCENT, "-12345678901234567890123456789.50"),
+    ],
+)
+def test_values_with_more_digits_than_the_default_context_are_still_rounded_exactly(
+    raw: str, unit: Unit, rounded: str
+) -> None:
+    assert str(quantize(Decimal(raw), unit)) == rounded
+
+
+@pytest.mark.parametrize("raw", ["1E+32", "-123456789012345678901234567890123", "1E+349", "Infinity", "NaN"])
+def test_a_value_beyond_32_integer_digits_is_refused_as_out_of_range_not_a_crash(raw: str) -> None:
+    with pytest.raises(KpiError) as info:
+        quantize(Decimal(raw), Unit.CURRENCY, field="inputs")
+    assert (info.value.code, info.value.detail.field) == (ErrorCode.OUT_OF_RANGE, "inputs")
+    # The message gives the magnitude, never thousands of digits.
+    assert len(info.value.detail.message) < 200
+
+
+def test_a_tiny_value_rounds_to_zero_without_trapping() -> None:
+    # 1E-320 to the cent is 0.00, shown as a plain 0.
+    assert str(quantize(Decimal("1E-320"), Unit.CURRENCY)) == "0"

@@ -12,10 +12,11 @@ import pytest
 from kpi_context.ontology.ledger_options import LEDGER_KPI_OPTIONS
 from kpi_context.ontology.loader import load_catalog
 from kpi_context.ontology.model import PeriodRole
+from kpi_context.tools.claims import claim_decimal
 from kpi_context.tools.compute import compute_from_inputs, resolve_when
 from kpi_context.tools.context import ToolContext
 from kpi_context.tools.errors import ErrorCode, ErrorDetail, KpiError
-from kpi_context.tools.inputs import BoundInput, When, bind_input
+from kpi_context.tools.inputs import BoundInput, When, bind_input, trailing_window
 from kpi_context.tools.ledger.engine import compute_from_ledger
 from kpi_context.tools.ledger.source import DatasetRegistry
 from kpi_context.tools.periods import Period
@@ -775,3 +776,117 @@ def test_a_period_that_is_not_whole_months_is_labelled_by_its_dates(ctx: ToolCon
     nrr = compute_from_inputs(ctx, "customers.net_revenue_retention", nrr_flows(), period=part, currency="USD")
     assert nrr.period == Period(start=date(2025, 9, 16), end=date(2026, 9, 15))
     assert nrr.label.endswith(", 2025-09-16 to 2026-09-15: 105%")
+
+
+# --- counts, digits and the calendar's ends --------------------------------------------------------
+
+ACV_Q3 = {"period": "2026-Q3", "currency": "USD"}
+
+
+@pytest.mark.parametrize(
+    "customers", [2.5, 0.1, claim(value="20.5"), claim(value=2.5, unit="count", confirm=True)], ids=str
+)
+def test_a_fractional_count_is_refused_naming_the_input(ctx: ToolContext, customers: Any) -> None:
+    # 2.5 new customers cannot be signed: ACV = 1,000 ÷ 2.5 = 400 would be a wrong figure, not an outlier.
+    error = refused(
+        ctx,
+        "sales.avg_contract_value",
+        {"new_logo_contract_value": 1000, "new_customers_signed": customers},
+        **ACV_Q3,
+    )
+    assert error.code is ErrorCode.INVALID_ARGUMENT
+    where = "inputs.new_customers_signed" + (".value" if isinstance(customers, ValueClaim) else "")
+    assert error.field == where
+    assert "not a whole number" in error.message
+
+
+@pytest.mark.parametrize("customers", [-3, -1.0, claim(value=-3, unit="count", confirm=True)], ids=str)
+def test_a_negative_count_is_refused_even_when_confirmed(ctx: ToolContext, customers: Any) -> None:
+    # −3 new customers would give ACV 100 ÷ −3 = −$33.33.
+    error = refused(
+        ctx,
+        "sales.avg_contract_value",
+        {"new_logo_contract_value": 100, "new_customers_signed": customers},
+        **ACV_Q3,
+    )
+    assert error.code is ErrorCode.INVALID_ARGUMENT
+    assert error.field is not None and error.field.startswith("inputs.new_customers_signed")
+    assert "negative" in error.message
+
+
+def test_a_whole_count_written_with_a_decimal_point_is_a_whole_number(ctx: ToolContext) -> None:
+    # 20.0 customers is 20: ACV = 1,240,000 ÷ 20 = 62,000.
+    value = compute_from_inputs(
+        ctx,
+        "sales.avg_contract_value",
+        {"new_logo_contract_value": 1_240_000, "new_customers_signed": 20.0},
+        **ACV_Q3,
+    )
+    assert value.value == Decimal(62_000)
+
+
+def test_a_reported_count_kpi_is_held_to_the_same_rule(ctx: ToolContext) -> None:
+    error = refused(ctx, "customers.total_customers", {"customers.total_customers": 41.5}, as_of=date(2026, 9, 30))
+    assert (error.code, error.field) == (ErrorCode.INVALID_ARGUMENT, "inputs.customers.total_customers")
+
+
+def test_a_count_that_is_a_change_may_be_negative_but_not_fractional(ctx: ToolContext) -> None:
+    # hr.headcount_change's plausible range reaches −1,000,000: a fall of 12 people is a true figure.
+    fell = compute_from_inputs(ctx, "hr.headcount_change", {"hr.headcount_change": -12}, period="2026-Q3")
+    assert fell.value == Decimal(-12)
+    error = refused(ctx, "hr.headcount_change", {"hr.headcount_change": -12.5}, period="2026-Q3")
+    assert (error.code, error.field) == (ErrorCode.INVALID_ARGUMENT, "inputs.hr.headcount_change")
+
+
+@pytest.mark.parametrize("text", ["١٠٠٠%", "٧٦%", "７６%", "76％", "1e2%"])
+def test_a_percent_string_with_non_ascii_digits_or_an_exponent_is_refused(ctx: ToolContext, text: str) -> None:
+    with pytest.raises(KpiError) as info:
+        bind(ctx, "finance.gross_margin_pct", "finance.gross_profit", text)
+    # The input's own place, not an internal copy: the caller passed the string at inputs.<name>.
+    assert (info.value.code, info.value.detail.field) == (ErrorCode.INVALID_ARGUMENT, "inputs.finance.gross_profit")
+
+
+def test_a_decimal_string_with_non_ascii_digits_is_not_read_as_a_number(ctx: ToolContext) -> None:
+    # Decimal("١٠٠٠") is 1000 in Python; a claim built without validation must still not be read so.
+    sneaked = ValueClaim.model_construct(value="١٠٠٠", unit=None, kpi=None, binding=None, provenance=None)
+    with pytest.raises(KpiError) as info:
+        claim_decimal(sneaked, "inputs.x")
+    assert (info.value.code, info.value.detail.field) == (ErrorCode.INVALID_ARGUMENT, "inputs.x.value")
+
+
+@pytest.mark.parametrize("number", [10**30, -(10**30), 10**4400], ids=["1e30", "-1e30", "1e4400"])
+def test_an_input_with_more_than_30_integer_digits_is_out_of_range_naming_the_input(
+    ctx: ToolContext, number: int
+) -> None:
+    error = refused(
+        ctx,
+        "sales.avg_contract_value",
+        {"new_logo_contract_value": number, "new_customers_signed": 20},
+        **ACV_Q3,
+    )
+    assert (error.code, error.field) == (ErrorCode.OUT_OF_RANGE, "inputs.new_logo_contract_value")
+
+
+def test_an_input_of_30_digits_is_computed_and_rounded_without_trapping(ctx: ToolContext) -> None:
+    # 4 × 10^29 ÷ 2 customers = 2 × 10^29 dollars: 30 integer digits, beyond the default context's 28.
+    value = compute_from_inputs(
+        ctx,
+        "sales.avg_contract_value",
+        {"new_logo_contract_value": 4 * 10**29, "new_customers_signed": 2},
+        **ACV_Q3,
+    )
+    assert value.value == Decimal(2 * 10**29)
+    assert value.label.endswith("$200,000,000,000,000,000,000,000,000,000")
+
+
+def test_a_prior_period_before_year_one_is_out_of_range(ctx: ToolContext) -> None:
+    # The quarter before Q1 of year 1 is in year 0, which no calendar date has.
+    with pytest.raises(KpiError) as info:
+        When(Period(start=date(1, 1, 1), end=date(1, 3, 31)), None).for_role(PeriodRole.PRIOR_PERIOD)
+    assert (info.value.code, info.value.detail.field) == (ErrorCode.OUT_OF_RANGE, "period")
+
+
+def test_a_trailing_window_opening_before_year_one_is_out_of_range() -> None:
+    with pytest.raises(KpiError) as info:
+        trailing_window(date(1, 6, 30), 12)
+    assert (info.value.code, info.value.detail.field) == (ErrorCode.OUT_OF_RANGE, "period")

@@ -8,7 +8,7 @@ import pytest
 from pydantic import ValidationError
 
 from kpi_context.tools.errors import ErrorCode, KpiError
-from kpi_context.tools.periods import Period, parse_period
+from kpi_context.tools.periods import Period, parse_period, shift_days
 
 
 def period(start: str, end: str) -> Period:
@@ -150,3 +150,67 @@ def test_shifting_a_period_off_the_month_grid_moves_it_by_average_month_days_and
     # One month back = round(-365.25 / 12) = round(-30.4375) = -30 days: 1 July → 1 June;
     # the 15-day length is kept, so the period ends on 15 June.
     assert period("2026-07-01", "2026-07-15").shifted(-1) == period("2026-06-01", "2026-06-15")
+
+
+# --- the calendar's ends ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("text", ["0000", "0000-Q1", "0000-06"])
+def test_year_zero_is_refused_as_out_of_range_naming_the_field(text: str) -> None:
+    with pytest.raises(KpiError) as info:
+        parse_period(text, field="right.period")
+    assert (info.value.code, info.value.detail.field) == (ErrorCode.OUT_OF_RANGE, "right.period")
+    assert "0001-01-01 to 9999-12-31" in info.value.detail.message
+
+
+@pytest.mark.parametrize(
+    ("text", "start", "end"), [("0001-Q1", "0001-01-01", "0001-03-31"), ("9999", "9999-01-01", "9999-12-31")]
+)
+def test_the_first_and_last_years_of_the_calendar_are_valid_periods(text: str, start: str, end: str) -> None:
+    period = parse_period(text)
+    assert (period.start.isoformat(), period.end.isoformat()) == (start, end)
+
+
+@pytest.mark.parametrize(
+    ("text", "months"),
+    [
+        ("0001-Q1", -3),  # the quarter before Q1 of year 1 would be Q4 of year 0
+        ("0001", -12),
+        ("9999-Q4", 3),  # the quarter after Q4 9999 would be in year 10000
+    ],
+)
+def test_shifting_past_either_end_of_the_calendar_is_refused_not_a_crash(text: str, months: int) -> None:
+    with pytest.raises(KpiError) as info:
+        parse_period(text).shifted(months, field="period")
+    assert (info.value.code, info.value.detail.field) == (ErrorCode.OUT_OF_RANGE, "period")
+
+
+def test_shifting_a_day_range_past_the_calendar_is_refused_too() -> None:
+    days = Period(start=date(1, 1, 1), end=date(1, 1, 10))  # not month-aligned: shifted by days
+    with pytest.raises(KpiError) as info:
+        days.shifted(-1)
+    assert info.value.code is ErrorCode.OUT_OF_RANGE
+
+
+@pytest.mark.parametrize(("day", "days"), [(date(1, 1, 1), -1), (date(9999, 12, 31), 1)])
+def test_a_day_before_the_first_or_after_the_last_is_refused(day: date, days: int) -> None:
+    with pytest.raises(KpiError) as info:
+        shift_days(day, days, field="as_of")
+    assert (info.value.code, info.value.detail.field) == (ErrorCode.OUT_OF_RANGE, "as_of")
+
+
+def test_the_day_before_a_date_inside_the_calendar_is_plain_arithmetic() -> None:
+    assert shift_days(date(2026, 7, 1), -1) == date(2026, 6, 30)
+
+
+@pytest.mark.parametrize("text", ["٢٠٢٦-Q3", "२०२६-०९", "２０２６", "2026-0٩", "𝟚𝟘𝟚𝟞"])
+def test_periods_written_with_non_ascii_digits_are_refused_not_read_as_years(text: str) -> None:
+    with pytest.raises(KpiError) as info:
+        parse_period(text)
+    assert info.value.code is ErrorCode.INVALID_ARGUMENT
+
+
+@pytest.mark.parametrize("start", ["٢٠٢٦-٠٧-٠١", "２０２６-07-01"])
+def test_period_dates_written_with_non_ascii_digits_are_refused(start: str) -> None:
+    with pytest.raises(ValidationError):
+        Period.model_validate({"start": start, "end": "2026-09-30"})
