@@ -14,7 +14,7 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 run: $(STAMP)
-	$(BIN)/kpi-context serve --http --data-dir data --dataset sample=data/sample_ledger.csv
+	$(BIN)/kpi-context serve --http --data-dir data --dataset sample=sample_ledger.csv
 
 test: $(STAMP)
 	$(BIN)/ruff check .
@@ -41,6 +41,20 @@ bench: $(STAMP)
 
 bench-ledger: $(STAMP)
 	$(BIN)/python -m bench.ledger
+
+# 32 official clients over HTTP for 60 s against the single process, then against --workers 2 (same run).
+.PHONY: bench-load bench-soak
+bench-load: $(STAMP)
+	$(BIN)/python -m bench.load --clients 32 --seconds 60 --workers 2
+
+# 8 HTTP clients for ten minutes; the server's RSS is sampled and its slope reported.
+bench-soak: $(STAMP)
+	$(BIN)/python -m bench.soak --clients 8 --seconds 600
+
+# 10,000 generated argument sets in memory and over stdio; every figure it prints must be zero.
+.PHONY: bench-fuzz
+bench-fuzz: $(STAMP)
+	$(BIN)/python -m bench.fuzz --calls 10000
 
 # Characters an LLM reads in a fixed board-prep session, against the first release (57fba06).
 .PHONY: bench-context

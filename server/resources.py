@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import json
+import logging
 from typing import Any
 
 from mcp.server.mcpserver import MCPServer
 from mcp.server.mcpserver.exceptions import ResourceError
+from mcp.shared.exceptions import MCPError
+from mcp.types import INVALID_PARAMS
 
 from kpi_context.ontology.catalog import Catalog
 from kpi_context.tools.ledger.format import ledger_format
@@ -14,6 +17,8 @@ from kpi_context.tools.ledger.format import ledger_format
 CATALOG_URI = "kpi://catalog"
 LEDGER_FORMAT_URI = "kpi://ledger-format"
 DEFINITION_URI = "kpi://{domain}/{slug}"
+
+logger = logging.getLogger("kpi_context.prompts")
 
 
 def catalog_index(catalog: Catalog) -> dict[str, Any]:
@@ -96,3 +101,26 @@ def register_resources(server: MCPServer[Any], catalog: Catalog) -> None:
     )
     def board_metric_review(focus: str = "the quarter's core SaaS metrics") -> str:
         return REVIEW_PROMPT.format(version=catalog.version, content_hash=catalog.content_hash, focus=focus)
+
+    _answer_prompt_errors_in_one_line(server)
+
+
+def _answer_prompt_errors_in_one_line(server: MCPServer[Any]) -> None:
+    """An unknown prompt name, or arguments a prompt cannot take, is the caller's mistake: answer it with an
+    INVALID_PARAMS error and log one line with its code, instead of the SDK's traceback for every such call."""
+    render = server.get_prompt
+    known = {prompt.name for prompt in server._prompt_manager.list_prompts()}
+
+    async def get_prompt(name: str, arguments: dict[str, Any] | None = None, context: Any = None) -> Any:
+        if name not in known:
+            shown = name[:80]
+            logger.warning("prompts/get refused: code=not_found name=%r (known: %s)", shown, ", ".join(sorted(known)))
+            raise MCPError(INVALID_PARAMS, f"not_found: no prompt named {shown!r}; prompts: {sorted(known)}")
+        try:
+            return await render(name, arguments, context)
+        except ValueError as exc:
+            message = " ".join(str(exc).split())[:200]
+            logger.warning("prompts/get refused: code=invalid_argument name=%r: %s", name, message)
+            raise MCPError(INVALID_PARAMS, f"invalid_argument: {message}") from None
+
+    server.get_prompt = get_prompt  # type: ignore[method-assign]

@@ -7,10 +7,12 @@ carrying a stable `code`, so a model can branch on it instead of parsing prose.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Mapping
 from datetime import date
-from typing import Annotated, Any
+from typing import Annotated, Any, TypeVar
 
+import anyio.to_thread
 from mcp.server.mcpserver import Context
 from mcp.server.mcpserver.tools import Tool
 from mcp.types import CallToolResult, ToolAnnotations
@@ -27,7 +29,7 @@ from kpi_context.server.arguments import (
     input_arguments,
     value_claim,
 )
-from kpi_context.server.ledger_calls import LedgerArgument, compute_with_ledger
+from kpi_context.server.ledger_calls import LedgerSpec, compute_with_ledger
 from kpi_context.server.output_schemas import lean_schema
 from kpi_context.server.results import refusal, success
 from kpi_context.tools.compare import Comparison, compare_metrics
@@ -57,6 +59,44 @@ with unsafe_comparison, the mismatched axes and remedies. Never compute a differ
 
 
 ToolFn = Callable[..., Any]
+T = TypeVar("T")
+
+# Longest accepted text per argument. Real values are far shorter (the longest KPI id is under 40
+# characters); the bounds exist so that no request can make the server rank or parse megabytes.
+QUERY_MAX = 200
+KPI_MAX = 100
+VARIANT_MAX = 64
+PERIOD_TEXT_MAX = 32
+NAME_MAX = 64
+"""Input names and dataset names."""
+VALUE_TEXT_MAX = 1_000
+"""Any string inside a bound value passed back (`inputs`, `left`, `right`); the longest one issued is ~120."""
+
+InputName = Annotated[str, Field(max_length=NAME_MAX)]
+DatasetName = Annotated[str, Field(max_length=NAME_MAX)]
+
+
+async def off_loop(fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+    """Run blocking domain work (ranking, exact arithmetic) in a worker thread, never on the event loop."""
+    return await anyio.to_thread.run_sync(functools.partial(fn, *args, **kwargs))
+
+
+def check_text_lengths(raw: object, field: str, limit: int = VALUE_TEXT_MAX) -> None:
+    """Refuse a bound value passed back whose keys or strings are longer than any value the server issues."""
+    if isinstance(raw, str):
+        if len(raw) > limit:
+            raise KpiError(
+                ErrorCode.INVALID_ARGUMENT,
+                f"argument {field!r} is {len(raw):,} characters long; at most {limit:,} are accepted",
+                field=field,
+            )
+    elif isinstance(raw, Mapping):
+        for key, value in raw.items():
+            check_text_lengths(key, field, limit)
+            check_text_lengths(value, f"{field}.{key}", limit)
+    elif isinstance(raw, list):
+        for index, item in enumerate(raw):
+            check_text_lengths(item, f"{field}.{index}", limit)
 
 
 def make_tools(context: ToolContext, datasets: DatasetRegistry | None = None) -> list[Tool]:
@@ -64,7 +104,9 @@ def make_tools(context: ToolContext, datasets: DatasetRegistry | None = None) ->
     ledgers = datasets or DatasetRegistry(data_dir=None)
 
     async def lookup_kpi_tool(
-        query: Annotated[str, Field(description="KPI id, slug, label, alias or a few words.", min_length=1)],
+        query: Annotated[
+            str, Field(description="KPI id, slug, label, alias or a few words.", min_length=1, max_length=QUERY_MAX)
+        ],
         domain: Annotated[Domain | None, Field(description="Only KPIs of this domain.")] = None,
         stage: Annotated[Stage | None, Field(description="Only KPIs suggested for this company stage.")] = None,
         tier: Annotated[Tier | None, Field(description="Only definitions of this source tier.")] = None,
@@ -74,20 +116,27 @@ def make_tools(context: ToolContext, datasets: DatasetRegistry | None = None) ->
         ] = Detail.CARD,
     ) -> Annotated[CallToolResult, LookupResult]:
         try:
-            return success(
-                lookup_kpi(context, query, domain=domain, stage=stage, tier=tier, limit=limit, detail=detail)
+            found = await off_loop(
+                lookup_kpi, context, query, domain=domain, stage=stage, tier=tier, limit=limit, detail=detail
             )
+            return success(found)
         except KpiError as error:
             return refusal(error)
 
     async def compute_kpi_tool(
-        kpi: Annotated[str, Field(description="KPI id (or alias) to compute, e.g. 'sales.avg_contract_value'.")],
-        inputs: Annotated[dict[str, InputValue] | None, Field(description=INPUTS_HELP)] = None,
+        kpi: Annotated[
+            str,
+            Field(description="KPI id (or alias) to compute, e.g. 'sales.avg_contract_value'.", max_length=KPI_MAX),
+        ],
+        inputs: Annotated[dict[InputName, InputValue] | None, Field(description=INPUTS_HELP)] = None,
         variant: Annotated[
-            str | None, Field(description="Governed variant id from lookup_kpi; omit for the default rules.")
+            str | None,
+            Field(
+                description="Governed variant id from lookup_kpi; omit for the default rules.", max_length=VARIANT_MAX
+            ),
         ] = None,
         period: Annotated[
-            str | Period | None,
+            Annotated[str, Field(max_length=PERIOD_TEXT_MAX)] | Period | None,
             Field(
                 description="The period: '2026-Q3', '2026-09', '2026' or {'start': 'YYYY-MM-DD', 'end': 'YYYY-MM-DD'}. "
                 "A trailing-window KPI (NRR) is computed for the window ending at the period's close."
@@ -102,7 +151,7 @@ def make_tools(context: ToolContext, datasets: DatasetRegistry | None = None) ->
             Field(description="Governed options (see lookup_kpi variants); ledger keys apply with `ledger`."),
         ] = None,
         ledger: Annotated[
-            LedgerArgument | None,
+            DatasetName | LedgerSpec | None,
             Field(
                 description="Compute from contract lines instead of inputs: a dataset name the server was started "
                 'with, or {"rows": [...]} (columns: resource kpi://ledger-format), optionally with "fx_rates".'
@@ -130,7 +179,9 @@ def make_tools(context: ToolContext, datasets: DatasetRegistry | None = None) ->
                     basis=basis.chosen() if basis else None,
                 )
                 return success(value)
-            value = compute_from_inputs(
+            check_text_lengths(inputs, "inputs")
+            value = await off_loop(
+                compute_from_inputs,
                 context,
                 kpi,
                 input_arguments(inputs),
@@ -152,8 +203,10 @@ def make_tools(context: ToolContext, datasets: DatasetRegistry | None = None) ->
         ],
     ) -> Annotated[CallToolResult, Comparison]:
         try:
+            check_text_lengths(left, "left")
+            check_text_lengths(right, "right")
             claim = value_claim(left, "left")
-            return success(compare_metrics(context, claim, comparison_side(right, "right")))
+            return success(await off_loop(compare_metrics, context, claim, comparison_side(right, "right")))
         except KpiError as error:
             return refusal(error)
 

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import json
 import os
+import socket
 import subprocess
 import sys
+from pathlib import Path
 
-from kpi_context.server.cli_serve import client_config
+from kpi_context.server.cli_serve import client_config, dataset_specs
 from kpi_context.server.http import HttpSettings
-from tests.support.servers import CLI, free_port, wait_until_serving
+from tests.support.servers import CLI, DATA_DIR, SAMPLE_LEDGER, free_port, wait_until_serving
 
 
 def test_the_http_server_prints_its_url_and_client_configuration() -> None:
@@ -23,22 +25,120 @@ def test_the_http_server_prints_its_url_and_client_configuration() -> None:
     try:
         wait_until_serving(port)
         assert process.stdout is not None
-        banner = [process.stdout.readline() for _ in range(3)]
+        printed = []
+        while not (printed and printed[-1] == "}\n" and any(line.startswith("stdio client") for line in printed)):
+            printed.append(process.stdout.readline())
+            assert printed[-1], "the server stopped printing before both configurations"
     finally:
         process.terminate()
         process.wait(timeout=10)
-    assert banner[0].startswith("KPI Context Server: catalog ")
+    banner, out = printed[:5], "".join(printed[5:])
+    assert banner[0].startswith("KPI Context Server ")
     assert f"http://127.0.0.1:{port}/mcp" in banner[1]
-    assert banner[2].strip() == "Client configuration:"
+    assert f"http://127.0.0.1:{port}/healthz" in banner[2]
+    assert banner[3].startswith("Signing secret: random for this run")
+    assert banner[4].startswith("HTTP client configuration")
+    http_snippet, _, stdio_part = out.partition("stdio client configuration")
+    # Two separately pasteable JSON documents: each parses on its own.
+    assert json.loads(http_snippet)["mcpServers"]["kpi-context"]["url"] == f"http://127.0.0.1:{port}/mcp"
+    stdio = json.loads(stdio_part.partition("\n")[2])["mcpServers"]["kpi-context"]
+    assert stdio["env"] == {"KPI_CONTEXT_SECRET": "${KPI_CONTEXT_SECRET}"}
 
 
 def test_client_configuration_covers_http_and_stdio() -> None:
     config = client_config(HttpSettings(port=9999, token="t"))
     http = config["http"]["mcpServers"]["kpi-context"]
     assert http["url"] == "http://127.0.0.1:9999/mcp"
-    assert http["headers"]["Authorization"].startswith("Bearer ")
+    # The token is referenced by its variable, never printed.
+    assert http["headers"]["Authorization"] == "Bearer ${KPI_CONTEXT_TOKEN}"
     assert config["stdio"]["mcpServers"]["kpi-context"]["args"] == ["serve"]
     json.dumps(config)  # must be pasteable JSON
+
+
+def test_the_stdio_configuration_carries_the_signing_secret_setting_not_the_secret(tmp_path: Path) -> None:
+    secret_file = tmp_path / "secret"
+    secret_file.write_text("do-not-print-me")
+    by_env = client_config(HttpSettings(), ["--data-dir", "/srv/data"])["stdio"]["mcpServers"]["kpi-context"]
+    assert by_env["env"] == {"KPI_CONTEXT_SECRET": "${KPI_CONTEXT_SECRET}"}
+    assert by_env["args"] == ["serve", "--data-dir", "/srv/data"]
+    by_file = client_config(HttpSettings(), secret_file=secret_file)["stdio"]["mcpServers"]["kpi-context"]
+    assert by_file["args"] == ["serve", "--secret-file", str(secret_file.resolve())]
+    assert "env" not in by_file
+    assert "do-not-print-me" not in json.dumps(by_file)
+
+
+def test_a_port_in_use_fails_with_one_line_and_prints_no_configuration() -> None:
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        done = subprocess.run([CLI, "serve", "--http", "--port", str(port)], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 2
+    assert done.stdout == ""  # no endpoint, no configuration for a server that never listened
+    assert done.stderr.strip().splitlines() == [
+        f"kpi-context serve: cannot listen on 127.0.0.1:{port}: Address already in use"
+    ]
+
+
+def _stdio_serve(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+    """`kpi-context serve` over stdio with no client: it validates, logs to stderr and exits at end of input."""
+    return subprocess.run(
+        [CLI, "serve", *args], capture_output=True, text=True, timeout=60, stdin=subprocess.DEVNULL, cwd=cwd
+    )
+
+
+def test_a_relative_dataset_path_is_read_from_the_data_directory_and_its_counts_are_logged(tmp_path: Path) -> None:
+    # Started from an unrelated directory: sample_ledger.csv is found in --data-dir, not in the cwd.
+    done = _stdio_serve("--data-dir", str(DATA_DIR), "--dataset", "s=sample_ledger.csv", cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout == ""  # stdio: nothing but the protocol on stdout
+    # The bundled sample has 1,066 lines, all valid.
+    assert "dataset 's' (sample_ledger.csv): 1,066 rows read, 1,066 used, 0 rejected" in done.stderr
+
+
+def test_a_relative_dataset_path_missing_from_the_data_directory_is_one_line(tmp_path: Path) -> None:
+    done = _stdio_serve("--data-dir", str(tmp_path), "--dataset", "s=sample_ledger.csv", cwd=DATA_DIR)
+    assert done.returncode == 2
+    assert len(done.stderr.strip().splitlines()) == 1
+    assert "dataset_not_found" in done.stderr and "--data-dir" in done.stderr
+
+
+def test_the_data_directory_joins_relative_paths_only() -> None:
+    joined = dataset_specs(DATA_DIR, ["a=sample_ledger.csv", f"b={SAMPLE_LEDGER}"])
+    assert joined == [f"a={DATA_DIR / 'sample_ledger.csv'}", f"b={SAMPLE_LEDGER}"]
+
+
+def test_a_dataset_with_no_valid_row_is_served_with_a_loud_warning(tmp_path: Path) -> None:
+    header = SAMPLE_LEDGER.read_text().splitlines()[0]
+    columns = header.split(",")
+    # Two rows whose charge_type is unknown: both are rejected, so 2 read, 0 used, 2 rejected.
+    rows = [",".join("bogus" if c == "charge_type" else _valid(c) for c in columns) for _ in range(2)]
+    (tmp_path / "bad.csv").write_text("\n".join([header, *rows]) + "\n")
+    done = _stdio_serve("--data-dir", str(tmp_path), "--dataset", "bad=bad.csv", cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert "dataset 'bad' (bad.csv): 2 rows read, 0 used, 2 rejected" in done.stderr
+    assert "WARNING: dataset 'bad' has no usable row" in done.stderr
+    assert "charge_type" in done.stderr  # the first reasons are shown
+
+
+def _valid(column: str) -> str:
+    return {
+        "amount": "100",
+        "amount_period": "month",
+        "start_date": "2026-01-01",
+        "end_date": "2026-12-31",
+        "signed_date": "2025-12-15",
+        "go_live_date": "2026-01-01",
+        "currency": "USD",
+        "change_type": "new",
+        "list_amount": "100",
+    }.get(column, "x1")
+
+
+def test_the_bundled_sample_is_served_with_sample(tmp_path: Path) -> None:
+    done = _stdio_serve("--sample", cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert "dataset 'sample' (sample_ledger.csv): 1,066 rows read" in done.stderr
 
 
 def test_a_broken_catalog_stops_the_server_with_its_issues(tmp_path: os.PathLike[str]) -> None:

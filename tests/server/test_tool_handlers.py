@@ -6,16 +6,24 @@ Expected figures are worked by hand in the comments; nothing is copied from the 
 from __future__ import annotations
 
 import json
+import threading
+import time
 from collections.abc import Awaitable, Callable
 from contextlib import AbstractAsyncContextManager
 from decimal import Decimal
 from typing import Any
 
+import anyio
 import pytest
 from mcp import Client
 from mcp.types import TextContent
 
+from kpi_context.ontology.catalog import Catalog
 from kpi_context.ontology.loader import load_catalog
+from kpi_context.server import tool_handlers
+from kpi_context.server.app import build_server
+from kpi_context.tools.context import ToolContext
+from tests.server.conftest import memory_client
 from tests.support.results import outcome
 
 Scenario = Callable[[Client], Awaitable[None]]
@@ -409,7 +417,98 @@ async def a_bad_nested_field_is_refused_naming_its_path(client: Client) -> None:
     assert (in_left["code"], in_left["field"]) == ("invalid_argument", "left.binding.grain")
 
 
+@scenario
+async def over_long_text_arguments_are_refused_naming_the_field(client: Client) -> None:
+    # Bounds: query 200 characters, kpi 100, variant 64, a string inside a bound value 1,000.
+    query = await refused(client, "lookup_kpi", {"query": "magic number " * 4_700})  # 13 × 4,700 = 61,100
+    assert (query["code"], query["field"]) == ("invalid_argument", "query")
+    kpi = await refused(client, "compute_kpi", {"kpi": "k" * 101, "inputs": {}})
+    assert (kpi["code"], kpi["field"]) == ("invalid_argument", "kpi")
+    variant = await refused(client, "compute_kpi", {"kpi": "sales.arr", "variant": "v" * 65})
+    assert (variant["code"], variant["field"]) == ("invalid_argument", "variant")
+    left = {"kpi": "x" * 60_000, "value": 1, "currency": "USD", "as_of": "2026-09-30"}
+    in_left = await refused(client, "compare_metrics", {"left": left, "right": {"benchmark": "median"}})
+    assert (in_left["code"], in_left["field"]) == ("invalid_argument", "left.kpi")
+    # At the bound itself a query is accepted: 200 characters that match nothing give suggestions, not a fault.
+    at_bound = await refused(client, "lookup_kpi", {"query": "q" * 200})
+    assert at_bound["code"] == "not_found"
+
+
 @pytest.mark.parametrize("name", sorted(SCENARIOS))
 async def test_scenario_over_each_transport(name: str, connect: ClientFactory) -> None:
     async with connect() as client:
         await SCENARIOS[name](client)
+
+
+async def test_a_60_kb_query_is_refused_within_a_second(catalog: Catalog) -> None:
+    # Before the bound, ranking a 60 KB query took 10.9 s on the event loop.
+    async with memory_client(catalog)() as client:
+        started = time.perf_counter()
+        error = await refused(client, "lookup_kpi", {"query": "magic number " * 4_700})
+        elapsed = time.perf_counter() - started
+    assert (error["code"], error["field"]) == ("invalid_argument", "query")
+    assert "at most 200" in error["message"]
+    assert elapsed < 1.0, elapsed
+
+
+SLOW_SECONDS = 0.5
+ACV_CLAIM = {
+    "kpi": "sales.avg_contract_value",
+    "value": 5_000,
+    "currency": "USD",
+    "period": {"start": "2026-07-01", "end": "2026-09-30"},
+}
+
+
+@pytest.mark.parametrize(
+    ("domain_function", "tool", "arguments"),
+    [
+        ("lookup_kpi", "lookup_kpi", {"query": "magic number"}),
+        (
+            "compute_from_inputs",
+            "compute_kpi",
+            {
+                "kpi": "sales.avg_contract_value",
+                "inputs": {"new_logo_contract_value": 9_000, "new_customers_signed": 3},
+                "period": "2026-Q3",
+                "currency": "USD",
+            },
+        ),
+        ("compare_metrics", "compare_metrics", {"left": ACV_CLAIM, "right": {"benchmark": "median"}}),
+    ],
+)
+async def test_a_slow_domain_call_does_not_hold_up_another_clients_call(
+    catalog: Catalog, monkeypatch: pytest.MonkeyPatch, domain_function: str, tool: str, arguments: dict[str, Any]
+) -> None:
+    real = getattr(tool_handlers, domain_function)
+    started = threading.Event()
+
+    def slow_once(*args: Any, **kwargs: Any) -> Any:
+        # Blocks its thread the way heavy ranking or arithmetic would; only the first call is slow.
+        if not started.is_set():
+            started.set()
+            time.sleep(SLOW_SECONDS)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(tool_handlers, domain_function, slow_once)
+    server = build_server(ToolContext.create(catalog, secret=b"off-loop-tests"))
+    finished: list[str] = []
+
+    async def slow_client() -> None:
+        async with Client(server) as client:
+            await client.call_tool(tool, arguments)
+        finished.append("slow")
+
+    async def other_client() -> None:
+        async with Client(server) as client:
+            with anyio.fail_after(5):
+                while not started.is_set():  # runs only while the event loop is free
+                    await anyio.sleep(0.01)
+            assert not (await client.call_tool("lookup_kpi", {"query": "ARR"})).is_error
+        finished.append("other")
+
+    async with anyio.create_task_group() as group:
+        group.start_soon(slow_client)
+        group.start_soon(other_client)
+    # Had the slow call run on the event loop, the other client could not even have seen it start.
+    assert finished == ["other", "slow"]
