@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import calendar
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -20,7 +19,7 @@ from kpi_context.tools.claims import check_count, claim_decimal, merge_binding, 
 from kpi_context.tools.describe import plausible_text, unit_text
 from kpi_context.tools.errors import ErrorCode, KpiError
 from kpi_context.tools.formatting import format_value
-from kpi_context.tools.periods import MIN_YEAR, Period, out_of_range, shift_days
+from kpi_context.tools.periods import Period, months_before, shift_days
 from kpi_context.tools.values import BoundValue, Number, ValueClaim, ValueStatus
 
 PERCENT_PATTERN = r"^-?[0-9]{1,15}(\.[0-9]{1,12})? ?%$"
@@ -204,13 +203,7 @@ def trailing_window(close: date, months: int, *, field: str = "period") -> Perio
 
     A window that would open before 0001-01-01 is refused (`out_of_range`, naming `field`).
     """
-    index = close.year * 12 + close.month - 1 - months
-    year, month = divmod(index, 12)
-    if year < MIN_YEAR:
-        raise out_of_range(f"the {months}-month window to {close.isoformat()} opens before year {MIN_YEAR}", field)
-    last = calendar.monthrange(year, month + 1)[1]
-    at_month_end = close.day == calendar.monthrange(close.year, close.month)[1]
-    opened = date(year, month + 1, last if at_month_end else min(close.day, last))
+    opened = months_before(close, months, field=field)
     return Period(start=opened + timedelta(days=1), end=close)
 
 

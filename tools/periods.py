@@ -131,3 +131,14 @@ def parse_period(text: str, *, field: str = "period") -> Period:
         f"period {text!r} is not understood; use 'YYYY-Qn', 'YYYY-MM', 'YYYY' or {{'start': …, 'end': …}}",
         field=field,
     )
+
+
+def months_before(day: date, months: int, *, field: str = "period") -> date:
+    """The same day `months` earlier (a month end stays a month end); `out_of_range` before year 1."""
+    index = day.year * 12 + day.month - 1 - months
+    year, month = divmod(index, 12)
+    if year < MIN_YEAR:
+        raise out_of_range(f"{months} months before {day.isoformat()} is before year {MIN_YEAR}", field)
+    last = calendar.monthrange(year, month + 1)[1]
+    at_month_end = day.day == calendar.monthrange(day.year, day.month)[1]
+    return date(year, month + 1, last if at_month_end else min(day.day, last))

@@ -42,6 +42,16 @@ def sites(entry: Entry) -> Iterator[Site]:
             yield Site(expression, variant.binding, ("variants", index))
 
 
+def judged_inputs(context: RuleContext) -> Iterator[tuple[Entry, Site, int, ExpressionInput, Binding]]:
+    """Every input of every expression site with the binding it reads; inputs whose binding is unknown are skipped."""
+    for entry in context.entries:
+        for site in sites(entry):
+            for index, item in enumerate(site.expression.inputs):
+                given = input_binding(context, item)
+                if given is not None:
+                    yield entry, site, index, item, given
+
+
 def input_binding(context: RuleContext, item: ExpressionInput) -> Binding | None:
     if item.binding is not None:
         return item.binding
@@ -61,19 +71,11 @@ class InputsCarryResultRules:
     name: ClassVar[str] = "inputs_carry_result_rules"
 
     def check(self, context: RuleContext) -> list[LoadIssue]:
-        issues = []
-        for entry in context.entries:
-            for site in sites(entry):
-                for index, item in enumerate(site.expression.inputs):
-                    given = input_binding(context, item)
-                    if given is not None:
-                        for problem in _axis_problems(site.binding, given):
-                            issues.append(
-                                entry.issue(
-                                    self.name, *site.where, "inputs", index, message=f"input {item.name!r}: {problem}"
-                                )
-                            )
-        return issues
+        return [
+            entry.issue(self.name, *site.where, "inputs", index, message=f"input {item.name!r}: {problem}")
+            for entry, site, index, item, given in judged_inputs(context)
+            for problem in _axis_problems(site.binding, given)
+        ]
 
 
 def _axis_problems(result: Binding, given: Binding) -> Iterator[str]:
@@ -112,19 +114,12 @@ class InputsCoverResultWindow:
 
     def check(self, context: RuleContext) -> list[LoadIssue]:
         issues = []
-        for entry in context.entries:
-            for site in sites(entry):
-                for index, item in enumerate(site.expression.inputs):
-                    given = input_binding(context, item)
-                    if given is None:
-                        continue
-                    problem = _window_problem(site.binding, given, item.period)
-                    if problem:
-                        issues.append(
-                            entry.issue(
-                                self.name, *site.where, "inputs", index, message=f"input {item.name!r}: {problem}"
-                            )
-                        )
+        for entry, site, index, item, given in judged_inputs(context):
+            problem = _window_problem(site.binding, given, item.period)
+            if problem:
+                issues.append(
+                    entry.issue(self.name, *site.where, "inputs", index, message=f"input {item.name!r}: {problem}")
+                )
         return issues
 
 

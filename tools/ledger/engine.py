@@ -9,7 +9,6 @@ so it can only be compared with values computed the same way.
 
 from __future__ import annotations
 
-import calendar
 import functools
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
@@ -42,7 +41,7 @@ from kpi_context.tools.ledger.measures import Measured, Movement
 from kpi_context.tools.ledger.source import DatasetRegistry, ledger_source
 from kpi_context.tools.ledger.sql import priced_key, priced_sql
 from kpi_context.tools.ledger.validate import Validation, open_ledger
-from kpi_context.tools.periods import MIN_YEAR, Period, out_of_range, shift_days
+from kpi_context.tools.periods import Period, months_before, shift_days
 from kpi_context.tools.resolve import resolve_kpi
 from kpi_context.tools.values import BoundValue, Component, LedgerTrace, ValueStatus
 
@@ -323,17 +322,6 @@ def _data_warnings(checked: Validation) -> list[str]:
             f"amounts in {', '.join(checked.converted_from)} converted to {checked.currency} at the given rates"
         )
     return notes
-
-
-def months_before(day: date, months: int, *, field: str = "period") -> date:
-    """The same day `months` earlier (a month end stays a month end); `out_of_range` before year 1."""
-    index = day.year * 12 + day.month - 1 - months
-    year, month = divmod(index, 12)
-    if year < MIN_YEAR:
-        raise out_of_range(f"{months} months before {day.isoformat()} is before year {MIN_YEAR}", field)
-    last = calendar.monthrange(year, month + 1)[1]
-    at_month_end = day.day == calendar.monthrange(day.year, day.month)[1]
-    return date(year, month + 1, last if at_month_end else min(day.day, last))
 
 
 def _needs_period(kpi: KpiDefinition, when: When) -> Period:

@@ -13,9 +13,9 @@ import pytest
 from kpi_context.ontology.ledger_options import LEDGER_KPI_OPTIONS
 from kpi_context.tools.context import ToolContext
 from kpi_context.tools.errors import ErrorCode, KpiError
-from kpi_context.tools.ledger.engine import KPI_MEASURES, _database_errors, compute_from_ledger, months_before
+from kpi_context.tools.ledger.engine import KPI_MEASURES, _database_errors, compute_from_ledger
 from kpi_context.tools.ledger.source import DatasetRegistry
-from kpi_context.tools.periods import Period
+from kpi_context.tools.periods import Period, months_before
 from kpi_context.tools.values import LedgerTrace
 
 REPO = Path(__file__).resolve().parents[3]
