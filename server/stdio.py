@@ -107,9 +107,10 @@ def _unparsable(text: str, reason: str) -> SessionMessage | Refusal:
                 PARSE_ERROR, "Parse error: the line holds more than one JSON value; send one message per line"
             )
         return Refusal(PARSE_ERROR, f"Parse error: the line is not JSON ({reason})")
-    if "number out of range" in reason and _holds(lenient, OversizedInteger):
-        # JSON, only with an integer longer than Python reads: the message goes on, and the strict-argument
-        # middleware refuses the argument that holds the integer with out_of_range, naming it.
+    if ("number out of range" in reason and _holds(lenient, OversizedInteger)) or "recursion limit" in reason:
+        # JSON, only with an integer longer than Python reads or nesting deeper than the SDK's parser takes:
+        # the message goes on, and the strict-argument middleware refuses the argument that holds it
+        # (out_of_range for the integer, invalid_argument past its depth limit), naming it.
         return _checked(text, lenient, parsed=True)
     if "surrogate" in reason or "hex escape" in reason:
         why = "a string holds a lone UTF-16 surrogate escape such as \\ud800, which is not a character"

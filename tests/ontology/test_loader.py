@@ -144,7 +144,9 @@ def test_warnings_do_not_block_loading_and_travel_with_the_catalog(fixture_catal
     assert [(w.severity, w.file, w.pointer) for w in catalog.warnings] == [(Severity.WARNING, CAC, "/drift_risk")]
 
 
-def test_loading_the_fixture_catalog_takes_well_under_a_second(fixture_catalog):
-    check_catalog(fixture_catalog.root)  # the first load also builds the shared schema validators
+def test_a_fixture_load_report_states_its_duration_and_files(fixture_catalog):
+    # Load time is measured by bench/catalog_load.py against a same-run baseline, not bounded here.
+    report = check_catalog(fixture_catalog.root)
 
-    assert check_catalog(fixture_catalog.root).seconds < 0.5
+    assert report.seconds > 0
+    assert report.files_read == 13  # the manifest and the twelve fixture definitions
