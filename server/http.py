@@ -200,6 +200,14 @@ class AccessLog:
             stream.flush()
 
 
+class GuardedConfig(Config):
+    """uvicorn's configuration plus the request-read bound the guarded protocol enforces."""
+
+    def __init__(self, *args: Any, request_read_seconds: float = DEFAULT_REQUEST_READ_SECONDS, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.request_read_seconds = request_read_seconds
+
+
 class GuardedH11Protocol(H11Protocol):
     """uvicorn's h11 protocol with a request read timeout: a connection that has not delivered a complete request
     (headers and body) within `request_read_seconds` of opening, or of starting its next request, is closed.
@@ -246,7 +254,7 @@ class GuardedH11Protocol(H11Protocol):
 
 def uvicorn_config(app: ASGIApp | str, settings: HttpSettings, *, factory: bool = False) -> Config:
     """uvicorn's configuration for `settings`: the guarded protocol, its own access log only."""
-    config = Config(
+    config = GuardedConfig(
         app,
         host=settings.host,
         port=settings.port,
@@ -256,8 +264,8 @@ def uvicorn_config(app: ASGIApp | str, settings: HttpSettings, *, factory: bool 
         workers=settings.workers if settings.workers > 1 else None,
         factory=factory,
         timeout_graceful_shutdown=5,
+        request_read_seconds=settings.request_read_seconds,
     )
-    config.request_read_seconds = settings.request_read_seconds  # type: ignore[attr-defined]
     return config
 
 

@@ -26,7 +26,7 @@ from kpi_context.ontology.model import (
     Stage,
     Tier,
 )
-from kpi_context.ontology.search import GOOD_MATCH_SCORE, MAX_LIMIT, SearchError, SearchHit
+from kpi_context.ontology.search import GOOD_MATCH_SCORE, MAX_LIMIT, SearchError
 from kpi_context.tools.binder import benchmark_quartiles
 from kpi_context.tools.context import ToolContext
 from kpi_context.tools.describe import (
@@ -262,7 +262,7 @@ def lookup_kpi(
         )
     catalog = CatalogRef(version=ctx.catalog.version, content_hash=ctx.catalog.content_hash)
     if result.exact and result.resolved_id is not None:
-        return _exact(ctx, query, result.resolved_id, hits, detail, catalog)
+        return _exact(ctx, query, result.resolved_id, detail, catalog)
     # Weak hits (similar letters, no shared word) are suggestions in a not_found, never cards beside good ones.
     good = [h for h in hits if h.score >= GOOD_MATCH_SCORE]
     chosen = good[:limit]
@@ -276,9 +276,7 @@ def lookup_kpi(
     )
 
 
-def _exact(
-    ctx: ToolContext, query: str, kpi_id: str, hits: list[SearchHit], detail: Detail, catalog: CatalogRef
-) -> LookupResult:
+def _exact(ctx: ToolContext, query: str, kpi_id: str, detail: Detail, catalog: CatalogRef) -> LookupResult:
     """One card for the KPI named; its family's other members by id and distinguishing phrase only."""
     kpi = ctx.catalog.kpis[kpi_id]
     look_alikes = []
@@ -288,7 +286,6 @@ def _exact(
             for other in ctx.index.kpis
             if other.family == kpi.family and other.id != kpi.id
         ]
-    del hits  # the ranking beyond the exact match is not shown: the query named one KPI
     return LookupResult(
         query=query,
         exact=True,
