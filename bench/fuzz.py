@@ -42,10 +42,8 @@ from mcp.types import CallToolResult, TextContent
 from kpi_context.ontology.binding import Unit
 from kpi_context.ontology.catalog import Catalog
 from kpi_context.ontology.loader import load_catalog
-from kpi_context.server.app import build_server
-from kpi_context.tools.context import ToolContext
 from kpi_context.tools.errors import ErrorCode
-from kpi_context.tools.ledger.source import DatasetRegistry
+from tests.support.servers import memory_client
 
 DATA_DIR = Path(__file__).resolve().parents[1] / "data"
 SAMPLE_LEDGER = DATA_DIR / "sample_ledger.csv"
@@ -697,14 +695,6 @@ async def _one(tally: Tally, client: Client, case: Case, timeout: float | None) 
     return True
 
 
-def memory_client(catalog: Catalog) -> ClientFactory:
-    def make() -> AbstractAsyncContextManager[Client]:
-        datasets = DatasetRegistry.from_cli(DATA_DIR, [f"sample={SAMPLE_LEDGER}"])
-        return Client(build_server(ToolContext.create(catalog, secret=SECRET.encode()), datasets))
-
-    return make
-
-
 def stdio_client() -> ClientFactory:
     params = StdioServerParameters(
         command=SERVER_COMMAND[0],
@@ -781,11 +771,11 @@ def report(tallies: list[Tally], elapsed: float, *, verbose: bool = True) -> Non
 
 async def fuzz(calls: int, seed: int, transports: list[str], timeout: float = STDIO_TIMEOUT) -> list[Tally]:
     catalog = load_catalog()
-    values = await seed_values(memory_client(catalog))
+    values = await seed_values(memory_client(catalog, SECRET))
     cases = generate(catalog, seed, calls, values)
     tallies = []
     for transport in transports:
-        connect = memory_client(catalog) if transport == "memory" else stdio_client()
+        connect = memory_client(catalog, SECRET) if transport == "memory" else stdio_client()
         started = time.perf_counter()
         tally = await run_cases(transport, connect, cases, catalog, timeout=timeout if transport == "stdio" else None)
         print(f"{transport}: {tally.tried:,} calls in {time.perf_counter() - started:.0f} s", flush=True)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from kpi_context.ontology.binding import BindingAxis, binding_differences
 from kpi_context.ontology.ledger_options import LEDGER_KPI_OPTIONS, catalog_defaults
 from kpi_context.ontology.model import KpiDefinition
 from kpi_context.tools.errors import ErrorCode, KpiError
@@ -44,11 +45,20 @@ def inherited_basis(kpi: KpiDefinition, inputs: Sequence[tuple[str, BoundValue]]
     return {key: option for key, (option, _) in sorted(merged.items()) if key in keys}
 
 
+_BINDING_AXIS_OF_OPTION = {
+    "recurring_inclusion": BindingAxis.RECURRING_INCLUSION,
+    "annualization": BindingAxis.ANNUALIZATION,
+    "live_basis": BindingAxis.DATE_BASIS,
+}
+"""Options that are also binding axes: where the bindings already differ on that axis, it is said there once."""
+
+
 def basis_differences(left: BoundValue, right: BoundValue) -> list[tuple[str, str, str]]:
-    """(option, left, right) for every governed option on which two values differ."""
+    """(option, left, right) for every governed option on which two values differ, beyond their bindings."""
     a, b = effective_basis(left), effective_basis(right)
+    in_binding = {axis for axis, _, _ in binding_differences(left.binding, right.binding)}
     return [
         (key, a.get(key, "unstated"), b.get(key, "unstated"))
         for key in sorted(set(a) | set(b))
-        if a.get(key) != b.get(key)
+        if a.get(key) != b.get(key) and _BINDING_AXIS_OF_OPTION.get(key) not in in_binding
     ]

@@ -130,14 +130,6 @@ _WHY = {
 }
 
 
-_BINDING_AXIS_OF_OPTION = {
-    "recurring_inclusion": "recurring_inclusion",
-    "annualization": "annualization",
-    "live_basis": "date_basis",
-}
-"""Ledger options that are also binding axes: a difference there is reported once, as the binding axis."""
-
-
 def _mismatch_phrase(m: Mismatch) -> str:
     if m.axis == "undated":
         return "a value has no period or date (give `period` or `as_of` when computing it)"
@@ -187,11 +179,9 @@ def compare_metrics(ctx: ToolContext, left: ValueClaim, right: ValueClaim | Benc
     if a.currency != b.currency:
         mismatches.append(_mismatch("currency", a.currency or "none", b.currency or "none"))
     if same_kpi:
-        shown = {m.axis for m in mismatches}
         mismatches += [
             Mismatch(axis=f"basis.{key}", left=lv, right=rv, why=_WHY["basis"])
             for key, lv, rv in basis_differences(a, b)
-            if _BINDING_AXIS_OF_OPTION.get(key) not in shown  # already reported as a binding axis
         ]
     kind, order, period_problem = _alignment(a, b)
     if period_problem and a.binding.time_basis == b.binding.time_basis:

@@ -17,17 +17,13 @@ from mcp.client.stdio import StdioServerParameters
 
 from kpi_context.ontology.catalog import Catalog
 from kpi_context.ontology.loader import load_catalog
-from kpi_context.server.app import build_server
-from kpi_context.tools.context import ToolContext
-from kpi_context.tools.ledger.source import DatasetRegistry
 from tests.support.servers import (
     CLI,
-    DATA_DIR,
     DATASET_ARGS,
-    SAMPLE_LEDGER,
     SECRET,
     ClientFactory,
     RunningServer,
+    memory_client,
     start_http_server,
     stop,
 )
@@ -43,14 +39,6 @@ def http_server() -> Iterator[RunningServer]:
     server = start_http_server()
     yield server
     stop(server)
-
-
-def memory_client(catalog: Catalog) -> ClientFactory:
-    def make() -> AbstractAsyncContextManager[Client]:
-        datasets = DatasetRegistry.from_cli(DATA_DIR, [f"sample={SAMPLE_LEDGER}"])
-        return Client(build_server(ToolContext.create(catalog, secret=SECRET.encode()), datasets))
-
-    return make
 
 
 def stdio_client() -> ClientFactory:

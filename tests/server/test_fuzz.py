@@ -13,9 +13,10 @@ from typing import Any
 import pytest
 from mcp.types import CallToolResult, TextContent
 
-from bench.fuzz import Case, Generator, Tally, classify, generate, memory_client, run_cases, seed_values
+from bench.fuzz import Case, Generator, Tally, classify, generate, run_cases, seed_values
 from kpi_context.ontology.catalog import Catalog
 from kpi_context.ontology.loader import load_catalog
+from tests.support.servers import memory_client
 
 SEED = 8
 CALLS = 1_500

@@ -14,6 +14,11 @@ from pathlib import Path
 
 from mcp import Client
 
+from kpi_context.ontology.catalog import Catalog
+from kpi_context.server.app import build_server
+from kpi_context.tools.context import ToolContext
+from kpi_context.tools.ledger.source import DatasetRegistry
+
 SECRET = "test-signing-secret"
 DATA_DIR = Path(__file__).resolve().parents[2] / "data"
 SAMPLE_LEDGER = DATA_DIR / "sample_ledger.csv"
@@ -21,6 +26,16 @@ DATASET_ARGS = ("--data-dir", str(DATA_DIR), "--dataset", f"sample={SAMPLE_LEDGE
 CLI = str(Path(sys.executable).with_name("kpi-context"))
 
 ClientFactory = Callable[[], AbstractAsyncContextManager[Client]]
+
+
+def memory_client(catalog: Catalog, secret: str = SECRET) -> ClientFactory:
+    """The official client talking to the server in memory, with the sample ledger registered."""
+
+    def make() -> AbstractAsyncContextManager[Client]:
+        datasets = DatasetRegistry.from_cli(DATA_DIR, [f"sample={SAMPLE_LEDGER}"])
+        return Client(build_server(ToolContext.create(catalog, secret=secret.encode()), datasets))
+
+    return make
 
 
 def free_port() -> int:

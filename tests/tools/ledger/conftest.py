@@ -13,6 +13,7 @@ from kpi_context.tools.context import ToolContext
 from kpi_context.tools.ledger.engine import compute_from_ledger
 from kpi_context.tools.ledger.source import DatasetRegistry
 from kpi_context.tools.values import BoundValue
+from tests.support.ledgers import line
 
 
 @pytest.fixture(scope="session")
@@ -25,24 +26,6 @@ def registry(tmp_path: Path) -> DatasetRegistry:
     data = tmp_path / "data"
     data.mkdir()
     return DatasetRegistry.from_cli(data)
-
-
-def line(**fields: Any) -> dict[str, Any]:
-    """A valid recurring yearly line of contract C1 / account A1, signed and live on 2026-01-01; override any field."""
-    row: dict[str, Any] = {
-        "contract_id": "C1",
-        "account_id": "A1",
-        "charge_type": "recurring",
-        "amount": "12000",
-        "amount_period": "year",
-        "start_date": "2026-01-01",
-        "end_date": "2026-12-31",
-        "signed_date": "2026-01-01",
-        "currency": "USD",
-        "change_type": "new",
-    }
-    row.update(fields)
-    return row
 
 
 @pytest.fixture

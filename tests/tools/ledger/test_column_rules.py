@@ -27,6 +27,7 @@ import pytest
 from kpi_context.tools.ledger.source import Dataset, InlineRows, LedgerFormat
 from kpi_context.tools.ledger.store import LedgerStore
 from kpi_context.tools.ledger.validate import read_checked, read_inline
+from tests.support.ledgers import line
 
 # ---------------------------------------------------------------------------------------------
 # The oracle: the README's rules, transcribed.
@@ -386,49 +387,32 @@ def _reasons(rows: list[dict[str, str | None]], tmp_path: Path) -> list[str]:
         return [reason for _, reason in checked]
 
 
-def _line(**fields: str | None) -> dict[str, str | None]:
-    row: dict[str, str | None] = {
-        "contract_id": "C1",
-        "account_id": "A1",
-        "charge_type": "recurring",
-        "amount": "12000",
-        "amount_period": "year",
-        "start_date": "2026-01-01",
-        "end_date": "2026-12-31",
-        "signed_date": "2026-01-01",
-        "currency": "USD",
-        "change_type": "new",
-    }
-    row.update(fields)
-    return row
-
-
 @pytest.mark.parametrize("text", BAD_DATES)
 def test_a_date_that_is_not_a_real_iso_day_from_1900_to_2199_is_rejected(tmp_path, text):
-    (reason,) = _reasons([_line(end_date=text)], tmp_path)
+    (reason,) = _reasons([line(end_date=text)], tmp_path)
     assert reason.startswith("end_date ") and "is not a date (YYYY-MM-DD" in reason
 
 
 @pytest.mark.parametrize("text", EDGE_DATES)
 def test_a_real_iso_day_within_the_years_is_accepted_with_spaces_around_it(tmp_path, text):
     # start_date 1900-01-01 keeps every edge date on or after the start.
-    assert _reasons([_line(start_date="1900-01-01", end_date=text)], tmp_path) == [""]
+    assert _reasons([line(start_date="1900-01-01", end_date=text)], tmp_path) == [""]
 
 
 @pytest.mark.parametrize("text", BAD_AMOUNTS)
 def test_an_amount_outside_the_decimal_rule_is_rejected(tmp_path, text):
-    (reason,) = _reasons([_line(amount=text)], tmp_path)
+    (reason,) = _reasons([line(amount=text)], tmp_path)
     assert reason.startswith("amount ") and "is not a decimal number" in reason
 
 
 @pytest.mark.parametrize("text", EDGE_AMOUNTS)
 def test_an_amount_inside_the_decimal_rule_is_accepted(tmp_path, text):
-    assert _reasons([_line(amount=text)], tmp_path) == [""]
+    assert _reasons([line(amount=text)], tmp_path) == [""]
 
 
 @pytest.mark.parametrize("text", BAD_CURRENCIES)
 def test_a_currency_other_than_three_ascii_capitals_is_rejected(tmp_path, text):
-    (reason,) = _reasons([_line(currency=text)], tmp_path)
+    (reason,) = _reasons([line(currency=text)], tmp_path)
     assert "is not an ISO 4217 code" in reason
 
 
@@ -444,7 +428,7 @@ def test_an_infinite_end_date_no_longer_gives_an_arr(compute, make_line):
 
 
 def _typed_parquet(path: Path, **columns: pa.Array) -> None:
-    base = {c: pa.array([v] * len(next(iter(columns.values())))) for c, v in _line().items()}
+    base = {c: pa.array([v] * len(next(iter(columns.values())))) for c, v in line().items()}
     base.update(columns)
     pq.write_table(pa.table(base), path)
 
@@ -489,12 +473,12 @@ def test_typed_parquet_amounts_go_through_the_same_rules(tmp_path):
 
 def test_inline_numbers_read_as_their_text_and_non_finite_ones_are_rejected(tmp_path):
     rows: list[dict] = [
-        _line(amount=12000),  # type: ignore[arg-type]
-        _line(amount=12000.5),  # type: ignore[arg-type]
-        _line(amount=float("nan")),  # type: ignore[arg-type]
-        _line(amount=float("inf")),  # type: ignore[arg-type]
-        _line(amount=10**5000),  # type: ignore[arg-type]
-        _line(amount=True),  # type: ignore[arg-type]
+        line(amount=12000),
+        line(amount=12000.5),
+        line(amount=float("nan")),
+        line(amount=float("inf")),
+        line(amount=10**5000),
+        line(amount=True),
     ]
     reasons = _reasons(rows, tmp_path)
     assert reasons[:2] == ["", ""]

@@ -1,0 +1,23 @@
+"""Ledger rows for tests: one valid contract line, any field overridden."""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+def line(**fields: Any) -> dict[str, Any]:
+    """A valid recurring yearly line of contract C1 / account A1, signed and live on 2026-01-01; override any field."""
+    row: dict[str, Any] = {
+        "contract_id": "C1",
+        "account_id": "A1",
+        "charge_type": "recurring",
+        "amount": "12000",
+        "amount_period": "year",
+        "start_date": "2026-01-01",
+        "end_date": "2026-12-31",
+        "signed_date": "2026-01-01",
+        "currency": "USD",
+        "change_type": "new",
+    }
+    row.update(fields)
+    return row
