@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 
 from mcp.server.mcpserver import MCPServer
 
 from kpi_context import __version__
+from kpi_context.server.registry import make_tools
 from kpi_context.server.resources import register_resources
 from kpi_context.server.strict_arguments import StrictArguments, argument_models
-from kpi_context.server.tool_handlers import make_tools
+from kpi_context.server.tool_support import Services
 from kpi_context.tools.context import ToolContext
 from kpi_context.tools.errors import ErrorCode
 from kpi_context.tools.ledger.source import DatasetRegistry
@@ -26,9 +28,16 @@ Ledger columns: resource kpi://ledger-format."""
 )
 
 
-def build_server(context: ToolContext, datasets: DatasetRegistry | None = None) -> MCPServer[Any]:
-    tools = make_tools(context, datasets)
-    server: MCPServer[Any] = MCPServer(
+def build_server(context: ToolContext, datasets: DatasetRegistry | None = None) -> MCPServer[Services]:
+    services = Services(context, datasets or DatasetRegistry(data_dir=None))
+
+    @asynccontextmanager
+    async def lifespan(_: MCPServer[Services]) -> AsyncIterator[Services]:
+        # Every tool reads the catalog and the ledgers from here (server.tool_support.services_of).
+        yield services
+
+    tools = make_tools()
+    server: MCPServer[Services] = MCPServer(
         name="kpi-context",
         title="KPI Context Server",
         version=__version__,
@@ -36,6 +45,7 @@ def build_server(context: ToolContext, datasets: DatasetRegistry | None = None) 
         log_level="WARNING",
         tools=tools,
         middleware=[StrictArguments(argument_models(tools))],
+        lifespan=lifespan,
     )
     register_resources(server, context.catalog)
     return server

@@ -12,9 +12,8 @@ from pydantic import BaseModel
 
 from kpi_context.ontology.catalog import Catalog
 from kpi_context.server.arguments import comparison_side, input_arguments, value_claim
+from kpi_context.server.registry import make_tools
 from kpi_context.server.strict_arguments import OversizedInteger, argument_models, argument_problem, lenient_loads
-from kpi_context.server.tool_handlers import make_tools
-from kpi_context.tools.context import ToolContext
 from kpi_context.tools.errors import ErrorCode, ErrorDetail, KpiError
 
 ARR_BOUND = {
@@ -27,7 +26,7 @@ ARR_BOUND = {
 
 @pytest.fixture(scope="module")
 def models(catalog: Catalog) -> dict[str, type[BaseModel]]:
-    return argument_models(make_tools(ToolContext.create(catalog, secret=b"strict-tests")))
+    return argument_models(make_tools())
 
 
 def test_each_tool_has_its_argument_model(models: dict[str, type[BaseModel]]) -> None:

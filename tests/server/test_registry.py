@@ -11,6 +11,7 @@ import time
 from collections.abc import Awaitable, Callable
 from contextlib import AbstractAsyncContextManager
 from decimal import Decimal
+from types import ModuleType
 from typing import Any
 
 import anyio
@@ -20,8 +21,10 @@ from mcp.types import TextContent
 
 from kpi_context.ontology.catalog import Catalog
 from kpi_context.ontology.loader import load_catalog
-from kpi_context.server import tool_handlers
 from kpi_context.server.app import build_server
+from kpi_context.tools import compare as comparing
+from kpi_context.tools import compute as arithmetic
+from kpi_context.tools import lookup as catalog_search
 from kpi_context.tools.context import ToolContext
 from tests.server.conftest import memory_client
 from tests.support.results import outcome
@@ -461,10 +464,11 @@ ACV_CLAIM = {
 
 
 @pytest.mark.parametrize(
-    ("domain_function", "tool", "arguments"),
+    ("domain_module", "domain_function", "tool", "arguments"),
     [
-        ("lookup_kpi", "lookup_kpi", {"query": "magic number"}),
+        (catalog_search, "lookup_kpi", "lookup_kpi", {"query": "magic number"}),
         (
+            arithmetic,
             "compute_from_inputs",
             "compute_kpi",
             {
@@ -474,13 +478,18 @@ ACV_CLAIM = {
                 "currency": "USD",
             },
         ),
-        ("compare_metrics", "compare_metrics", {"left": ACV_CLAIM, "right": {"benchmark": "median"}}),
+        (comparing, "compare_metrics", "compare_metrics", {"left": ACV_CLAIM, "right": {"benchmark": "median"}}),
     ],
 )
 async def test_a_slow_domain_call_does_not_hold_up_another_clients_call(
-    catalog: Catalog, monkeypatch: pytest.MonkeyPatch, domain_function: str, tool: str, arguments: dict[str, Any]
+    catalog: Catalog,
+    monkeypatch: pytest.MonkeyPatch,
+    domain_module: ModuleType,
+    domain_function: str,
+    tool: str,
+    arguments: dict[str, Any],
 ) -> None:
-    real = getattr(tool_handlers, domain_function)
+    real = getattr(domain_module, domain_function)
     started = threading.Event()
 
     def slow_once(*args: Any, **kwargs: Any) -> Any:
@@ -490,7 +499,7 @@ async def test_a_slow_domain_call_does_not_hold_up_another_clients_call(
             time.sleep(SLOW_SECONDS)
         return real(*args, **kwargs)
 
-    monkeypatch.setattr(tool_handlers, domain_function, slow_once)
+    monkeypatch.setattr(domain_module, domain_function, slow_once)
     server = build_server(ToolContext.create(catalog, secret=b"off-loop-tests"))
     finished: list[str] = []
 

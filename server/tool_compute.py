@@ -1,0 +1,83 @@
+"""The `compute_kpi` tool: one KPI as a bound value, from inputs or from a contract ledger."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from mcp.server.mcpserver import Context
+from mcp.types import CallToolResult
+from pydantic import Field
+
+from kpi_context.server.arguments import INPUTS_HELP, InputValue, input_arguments
+from kpi_context.server.ledger_calls import compute_with_ledger
+from kpi_context.server.results import refusal, success
+from kpi_context.server.tool_support import (
+    AsOfArg,
+    BasisArg,
+    CurrencyArg,
+    InputName,
+    KpiArg,
+    LedgerArg,
+    PeriodArg,
+    Services,
+    VariantArg,
+    check_text_lengths,
+    off_loop,
+    services_of,
+)
+from kpi_context.tools import compute as arithmetic
+from kpi_context.tools.errors import ErrorCode, KpiError
+from kpi_context.tools.values import BoundValue
+
+TITLE = "Compute a bound KPI value"
+DESCRIPTION = """Compute a KPI as a bound value: an exact number tied to the rules that produced it.
+Give `inputs` (names from lookup_kpi) or a `ledger`. Bare numbers are read in the input's unit; percents on the
+0–100 scale, so 0.76 for a gross margin is refused as implausible, not read as 0.76 %. Inputs bound under other
+rules or periods are refused. Quote `label` verbatim; pass the whole value to compare_metrics."""
+
+
+async def compute_kpi(
+    kpi: KpiArg,
+    inputs: Annotated[dict[InputName, InputValue] | None, Field(description=INPUTS_HELP)] = None,
+    variant: VariantArg = None,
+    period: PeriodArg = None,
+    as_of: AsOfArg = None,
+    currency: CurrencyArg = None,
+    basis: BasisArg = None,
+    ledger: LedgerArg = None,
+    *,
+    ctx: Context[Services, Any],
+) -> Annotated[CallToolResult, BoundValue]:
+    services = services_of(ctx)
+    try:
+        if ledger is not None:
+            if inputs:
+                raise KpiError(ErrorCode.INVALID_ARGUMENT, "pass either inputs or a ledger, not both", field="ledger")
+            value = await compute_with_ledger(
+                services.context,
+                services.datasets,
+                ctx,
+                kpi,
+                ledger,
+                variant=variant,
+                period=period,
+                as_of=as_of,
+                currency=currency,
+                basis=basis.chosen() if basis else None,
+            )
+            return success(value)
+        check_text_lengths(inputs, "inputs")
+        value = await off_loop(
+            arithmetic.compute_from_inputs,
+            services.context,
+            kpi,
+            input_arguments(inputs),
+            variant=variant,
+            period=period,
+            as_of=as_of,
+            currency=currency,
+            basis=basis.chosen() if basis else None,
+        )
+        return success(value)
+    except KpiError as error:
+        return refusal(error)
