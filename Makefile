@@ -56,6 +56,15 @@ bench-soak: $(STAMP)
 bench-fuzz: $(STAMP)
 	$(BIN)/python -m bench.fuzz --calls 10000
 
+# Precision and recall of check_narrative on the hand-written corpus, per finding code.
+.PHONY: bench-narrative chart-example
+bench-narrative: $(STAMP)
+	$(BIN)/python -m bench.narrative
+
+# The README's example chart: the sample ledger's Q3 2026 ARR bridge, rendered on the server.
+chart-example: $(STAMP)
+	$(BIN)/python -m bench.render_example docs/arr_bridge.png
+
 # Characters an LLM reads in a fixed board-prep session, against the first release (57fba06).
 .PHONY: bench-context
 bench-context: $(STAMP)

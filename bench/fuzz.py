@@ -9,12 +9,19 @@ Every call must come back as either a success (structured content) or a refusal 
 - protocol errors: the call failed as a JSON-RPC error instead of a tool result;
 - unanswered stdio lines: a request over stdio that got no answer within the timeout;
 - accepted coercions: an argument set the README says must be refused (non-ASCII digits, a count
-  that is fractional or negative, a limit that is not a whole number) that came back as a value.
+  that is fractional or negative, a limit that is not a whole number) that came back as a value;
+- validator-vs-oracle disagreements: ledgers of rows generated from the README's "Ledger format"
+  rules and their violations (tests/support/ledger_oracle.py, the oracle the column-rule tests use)
+  are computed on by the real server in memory — inline and as CSV, JSON Lines and Parquet files —
+  and every row's verdict in the answer (rejected with its row number and reasons, or used) is
+  judged by the oracle: a verdict that differs, a reason that omits a faulted column, or counts
+  that do not reconcile (rows read = used + rejected) is a disagreement; a ledger refused without
+  a verdict on its rows is counted apart (unjudged ledgers).
 
 The generator is seeded: the same seed tries the same argument sets. Argument sets the client itself
 cannot encode (it refuses them before anything is sent) are counted apart and not tried.
 
-Run: make bench-fuzz   (or python -m bench.fuzz --calls 10000 --seed 8)
+Run: make bench-fuzz   (or python -m bench.fuzz --calls 10000 --seed 8 --ledgers 150)
 """
 
 from __future__ import annotations
@@ -25,6 +32,7 @@ import math
 import os
 import random
 import sys
+import tempfile
 import time
 from collections import Counter
 from collections.abc import Callable
@@ -42,7 +50,11 @@ from mcp.types import CallToolResult, TextContent
 from kpi_context.ontology.binding import Unit
 from kpi_context.ontology.catalog import Catalog
 from kpi_context.ontology.loader import load_catalog
+from kpi_context.server.app import build_server
+from kpi_context.tools.context import ToolContext
 from kpi_context.tools.errors import ErrorCode
+from kpi_context.tools.ledger.source import DatasetRegistry, LedgerFormat
+from tests.support.ledger_oracle import disagreements, generated_rows, write_ledger
 from tests.support.servers import memory_client
 
 DATA_DIR = Path(__file__).resolve().parents[1] / "data"
@@ -559,6 +571,121 @@ def _not_a_count(value: Any, *, negatives: bool) -> bool:
     return value != int(value) or (value < 0 and not negatives)
 
 
+# --- the ledger validator against the README oracle -----------------------------------------------
+
+LEDGER_FORMATS = ("inline", "csv", "jsonl", "parquet")
+LEDGER_ROWS_MAX = 5
+"""Rows per generated ledger at most: a value lists at most five rejected rows, so every row's verdict is shown."""
+LEDGER_KPI = "customers.total_customers"
+"""Computed on each generated ledger only for the rows' verdicts: a count, so no valid amount can overflow it
+(sales.arr refuses some valid 22-digit amounts on term lines as out_of_range, which would hide the verdict)."""
+LEDGER_AS_OF = "2026-06-30"
+
+
+@dataclass
+class LedgerTally:
+    ledgers: int = 0
+    rows: int = 0
+    rejected: int = 0
+    """Rows the server rejected."""
+    unusable: int = 0
+    """Ledgers with no usable row (refused as ledger_invalid, every row listed): the refusal's path is judged too."""
+    disagreements: int = 0
+    unjudged: Counter[str] = field(default_factory=Counter)
+    """Ledgers refused without a verdict on their rows, by refusal code."""
+    examples: list[str] = field(default_factory=list)
+
+    def note(self, fmt: str, found: list[str]) -> None:
+        self.examples.extend(f"[{fmt}] {line}"[:400] for line in found[: max(0, 5 - len(self.examples))])
+
+
+def generated_ledgers(seed: int, count: int) -> list[list[dict[str, str | None]]]:
+    """`count` ledgers of 1–LEDGER_ROWS_MAX rows from the oracle's generator, all valid rows in USD.
+
+    One currency, so a ledger is computed on rather than refused as mixed before its rows are reported.
+    """
+    rng = random.Random(seed)
+    sizes = [rng.randint(1, LEDGER_ROWS_MAX) for _ in range(count)]
+    rows = generated_rows(seed, sum(sizes), currency="USD")
+    ledgers, start = [], 0
+    for size in sizes:
+        ledgers.append(rows[start : start + size])
+        start += size
+    return ledgers
+
+
+def judge_ledger(rows: list[dict[str, str | None]], result: CallToolResult) -> tuple[list[str], int, str | None]:
+    """(disagreements, rows rejected, refusal code when there is no verdict) for one generated ledger's answer.
+
+    A value carries its ledger trace: counts and the rejected rows with number and reason. A ledger with no
+    usable row is refused as ledger_invalid with rows read and every rejected row. Anything else has no verdict.
+    """
+    if not result.is_error:
+        trace = (result.structured_content or {}).get("ledger") or {}
+        read, used, rejected = trace.get("rows_read"), trace.get("rows_used"), trace.get("rows_rejected")
+        listed = trace.get("rejections") or []
+    else:
+        text = result.content[0].text if result.content and isinstance(result.content[0], TextContent) else ""
+        try:
+            error = json.loads(text)["error"]
+        except (ValueError, KeyError, TypeError):
+            return [], 0, "unstructured"
+        details = error.get("details") or {}
+        if error.get("code") != ErrorCode.LEDGER_INVALID.value or "rows_read" not in details:
+            return [], 0, str(error.get("code"))
+        listed = details.get("rejections") or []
+        read, used, rejected = details["rows_read"], 0, details["rows_read"]
+    reasons = {int(item["row"]): str(item["reason"]) for item in listed}
+    found = []
+    reconciled = (
+        read == len(rows)
+        and isinstance(used, int)
+        and isinstance(rejected, int)
+        and used + rejected == read
+        and len(listed) == rejected  # every rejected row is listed: a ledger here has at most five
+        and len(reasons) == len(listed)  # and none twice
+    )
+    if not reconciled:
+        found.append(
+            f"counts: read {read}, used {used}, rejected {rejected}, listed {len(listed)}, of {len(rows)} rows"
+        )
+    if set(reasons) - set(range(1, len(rows) + 1)):
+        found.append(f"row numbers {sorted(reasons)} outside 1…{len(rows)}")
+    found += disagreements(rows, [(number, reasons.get(number, "")) for number in range(1, len(rows) + 1)])
+    return found, len(reasons), None
+
+
+async def check_ledgers(catalog: Catalog, seed: int, count: int) -> LedgerTally:
+    """The same `count` generated ledgers in every format through the real server, judged by the oracle."""
+    tally = LedgerTally()
+    ledgers = generated_ledgers(seed, count)
+    with tempfile.TemporaryDirectory(prefix="fuzz-ledgers-") as folder:
+        data_dir = Path(folder)
+        server = build_server(ToolContext.create(catalog, secret=SECRET.encode()), DatasetRegistry.from_cli(data_dir))
+        async with Client(server) as client:
+            for fmt in LEDGER_FORMATS:
+                for index, rows in enumerate(ledgers):
+                    ledger: str | dict[str, Any]
+                    if fmt == "inline":
+                        ledger = {"rows": rows}
+                    else:
+                        # A file of its own per ledger: a path the store has never cached, read and checked afresh.
+                        ledger = f"ledger_{index}.{fmt}"
+                        write_ledger(rows, data_dir / ledger, LedgerFormat(fmt))
+                    arguments = {"kpi": LEDGER_KPI, "ledger": ledger, "as_of": LEDGER_AS_OF, "currency": "USD"}
+                    found, rejected, code = judge_ledger(rows, await client.call_tool("compute_kpi", arguments))
+                    tally.ledgers += 1
+                    tally.rows += len(rows)
+                    tally.rejected += rejected
+                    tally.unusable += rejected == len(rows)
+                    if code is not None:
+                        tally.unjudged[code] += 1
+                        tally.note(fmt, [f"ledger {index} refused without a verdict: {code}"])
+                    tally.disagreements += len(found)
+                    tally.note(fmt, found)
+    return tally
+
+
 # --- running ---------------------------------------------------------------------------------------
 
 
@@ -743,7 +870,7 @@ def generate(catalog: Catalog, seed: int, calls: int, values: list[dict[str, Any
     return [generator.case() for _ in range(calls)]
 
 
-def report(tallies: list[Tally], elapsed: float, *, verbose: bool = True) -> None:
+def report(tallies: list[Tally], ledgers: LedgerTally | None, elapsed: float, *, verbose: bool = True) -> None:
     print(
         f"{'transport':<10}{'tried':>8}{'ok':>8}{'refused':>9}{'crashes':>9}{'unstruct.':>10}{'protocol':>9}"
         f"{'unanswered':>11}{'coercions':>10}{'unsendable':>11}"
@@ -762,14 +889,29 @@ def report(tallies: list[Tally], elapsed: float, *, verbose: bool = True) -> Non
     print(f"accepted coercions: {sum(t.accepted_coercions for t in tallies)}")
     codes = sum((t.codes for t in tallies), Counter())
     print("refusal codes: " + ", ".join(f"{code} {n}" for code, n in codes.most_common()))
+    if ledgers is not None:
+        per_format = ledgers.ledgers // len(LEDGER_FORMATS)
+        print(
+            f"validator-vs-oracle disagreements: {ledgers.disagreements} ({per_format:,} generated ledgers × "
+            f"{len(LEDGER_FORMATS)} formats ({', '.join(LEDGER_FORMATS)}), {ledgers.rows:,} rows, "
+            f"{ledgers.rejected:,} rejected by the server, {ledgers.unusable} ledgers with no usable row)"
+        )
+        unjudged = ", ".join(f"{code} {n}" for code, n in ledgers.unjudged.most_common()) or "none"
+        print(
+            f"unjudged ledgers (refused without a verdict on their rows): {sum(ledgers.unjudged.values())} ({unjudged})"
+        )
     if verbose:
         for t in tallies:
             for kind, found in t.examples.items():
                 for line in found:
                     print(f"  [{t.transport} {kind}] {line}")
+        for line in ledgers.examples if ledgers is not None else []:
+            print(f"  [ledger] {line}")
 
 
-async def fuzz(calls: int, seed: int, transports: list[str], timeout: float = STDIO_TIMEOUT) -> list[Tally]:
+async def fuzz(
+    calls: int, seed: int, transports: list[str], timeout: float = STDIO_TIMEOUT, ledgers: int = 0
+) -> tuple[list[Tally], LedgerTally | None]:
     catalog = load_catalog()
     values = await seed_values(memory_client(catalog, SECRET))
     cases = generate(catalog, seed, calls, values)
@@ -780,7 +922,12 @@ async def fuzz(calls: int, seed: int, transports: list[str], timeout: float = ST
         tally = await run_cases(transport, connect, cases, catalog, timeout=timeout if transport == "stdio" else None)
         print(f"{transport}: {tally.tried:,} calls in {time.perf_counter() - started:.0f} s", flush=True)
         tallies.append(tally)
-    return tallies
+    ledger_tally = None
+    if ledgers:
+        started = time.perf_counter()
+        ledger_tally = await check_ledgers(catalog, seed, ledgers)
+        print(f"ledgers: {ledger_tally.ledgers:,} computed in {time.perf_counter() - started:.0f} s", flush=True)
+    return tallies, ledger_tally
 
 
 def main() -> None:
@@ -788,6 +935,9 @@ def main() -> None:
     parser.add_argument("--calls", type=int, default=10_000, help="argument sets per transport")
     parser.add_argument("--seed", type=int, default=8)
     parser.add_argument("--transport", choices=["memory", "stdio", "both"], default="both")
+    parser.add_argument(
+        "--ledgers", type=int, default=150, help="generated ledgers judged by the oracle, per format (0: none)"
+    )
     parser.add_argument("--quiet", action="store_true", help="no examples of failures")
     parser.add_argument(
         "--timeout", type=float, default=STDIO_TIMEOUT, help="seconds before a stdio call is unanswered"
@@ -795,9 +945,10 @@ def main() -> None:
     args = parser.parse_args()
     transports = ["memory", "stdio"] if args.transport == "both" else [args.transport]
     started = time.perf_counter()
-    tallies = anyio.run(fuzz, args.calls, args.seed, transports, args.timeout)
-    report(tallies, time.perf_counter() - started, verbose=not args.quiet)
-    sys.exit(1 if any(t.failures for t in tallies) else 0)
+    tallies, ledgers = anyio.run(fuzz, args.calls, args.seed, transports, args.timeout, args.ledgers)
+    report(tallies, ledgers, time.perf_counter() - started, verbose=not args.quiet)
+    ledger_failures = ledgers.disagreements + sum(ledgers.unjudged.values()) if ledgers else 0
+    sys.exit(1 if any(t.failures for t in tallies) or ledger_failures else 0)
 
 
 if __name__ == "__main__":

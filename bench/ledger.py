@@ -21,8 +21,14 @@ cold ÷ cold (the first call, reading and checking every row, against one query 
 file) and engine warm ÷ floor cold (a call to the server against re-running the query on
 the file). Peak RSS is per process; the engine's holds the checked and priced tables.
 
+A last line compares a series with single values: a 24-month ARR series (one statement for all
+24 month ends) against the same 24 values from 24 warm compute_from_ledger calls, on the same
+file in the same process, both after a first call has read, priced and valued the ledger. The
+target is series ≤ 0.2× the sum of the singles; every point must equal its single value.
+
     python -m bench.ledger                    # 1,000,000 lines, CSV, in a temporary directory
     python -m bench.ledger --lines 200000 --format parquet
+    python -m bench.ledger --lines 100000 --series-only
 """
 
 from __future__ import annotations
@@ -54,6 +60,9 @@ NRR_OPEN = date(2024, 12, 31)
 BRIDGE_OPEN = date(2024, 12, 31)
 KPIS = ("arr", "nrr", "bridge")
 MODES = ("engine-cold", "engine-warm", "floor-cold", "floor-warm", "python")
+SERIES_START, SERIES_END = "2024-01", "2025-12"
+"""The 24 months of the series comparison, closing on AS_OF."""
+SERIES_TARGET = 0.2
 WARM_RUNS = 3
 """Warm calls timed in one process after the first (the best is kept)."""
 
@@ -220,7 +229,45 @@ def _engine_call(context: ToolContext, registry: DatasetRegistry, kpi: str) -> D
     return value.value
 
 
+def run_series(path: Path) -> dict[str, object]:
+    """A 24-month ARR series against 24 single calls, warm: best seconds of each and their ratio."""
+    from kpi_context.tools.ledger.engine import compute_from_ledger, compute_series_from_ledger
+    from kpi_context.tools.ledger.source import DatasetRegistry
+    from kpi_context.tools.periods import Every, parse_period, periods_between
+
+    context = ToolContext.create(load_catalog())
+    registry = DatasetRegistry.from_cli(path.parent, [f"bench={path}"])
+    months = periods_between(parse_period(SERIES_START), parse_period(SERIES_END), Every.MONTH)
+    started = time.perf_counter()
+    compute_from_ledger(context, "sales.arr", "bench", datasets=registry, as_of=AS_OF)
+    first = time.perf_counter() - started
+    singles_seconds = series_seconds = float("inf")
+    for _ in range(WARM_RUNS):
+        started = time.perf_counter()
+        singles = [
+            compute_from_ledger(context, "sales.arr", "bench", datasets=registry, period=month) for month in months
+        ]
+        singles_seconds = min(singles_seconds, time.perf_counter() - started)
+        started = time.perf_counter()
+        series = compute_series_from_ledger(context, "sales.arr", "bench", datasets=registry, periods=months)
+        series_seconds = min(series_seconds, time.perf_counter() - started)
+    assert [cut.total for cut in series] == singles, "a series point differs from its single value"
+    return {
+        "points": len(months),
+        "first_call": first,
+        "singles": singles_seconds,
+        "series": series_seconds,
+        "ratio": series_seconds / singles_seconds,
+        "value": str(series[-1].total.value),
+    }
+
+
 def worker(mode: str, kpi: str, path: Path) -> None:
+    if mode == "series":
+        result = run_series(path)
+        result["peak_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+        print(json.dumps(result))
+        return
     match mode:
         case "engine-cold" | "engine-warm":
             value, seconds = run_engine(path, kpi, warm=mode == "engine-warm")
@@ -256,6 +303,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--lines", type=int, default=1_000_000)
     parser.add_argument("--format", choices=("csv", "parquet"), default="csv")
     parser.add_argument("--repeat", type=int, default=3, help="processes per engine/floor measurement (best kept)")
+    parser.add_argument("--series-only", action="store_true", help="only the series against single calls")
     parser.add_argument("--worker", nargs=3, metavar=("MODE", "KPI", "PATH"), help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.worker:
@@ -269,6 +317,9 @@ def main(argv: list[str] | None = None) -> int:
         subprocess.run([sys.executable, str(generator), "--lines", str(args.lines), "--out", str(csv_path)], check=True)
         if args.format == "parquet":
             subprocess.run([sys.executable, str(generator), "--lines", str(args.lines), "--out", str(path)], check=True)
+        if args.series_only:
+            _print_series(path, args.lines)
+            return 0
         print(
             f"\n{args.lines:,} lines, {args.format}; best of {args.repeat} processes for engine and floor "
             f"(warm: best of {WARM_RUNS} calls after the first), one pure-Python run"
@@ -299,7 +350,27 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{'KPI':<8}" + "".join(f"{mode:>13}" for mode in MODES))
         for kpi, runs in results.items():
             print(f"{kpi:<8}" + "".join(f"{float(runs[mode]['peak_mb']):>13.0f}" for mode in MODES))
+        _print_series(path, args.lines)
     return 0
+
+
+def _print_series(path: Path, lines: int) -> None:
+    out = subprocess.run(
+        [sys.executable, "-m", "bench.ledger", "--worker", "series", "arr", str(path)],
+        check=True,
+        capture_output=True,
+        text=True,
+        cwd=REPO,
+    )
+    r = json.loads(out.stdout.strip().splitlines()[-1])
+    verdict = "meets" if r["ratio"] <= SERIES_TARGET else "misses"
+    print(
+        f"\nseries vs singles, {lines:,} lines: {r['points']} month-end ARR values (warm, best of {WARM_RUNS})\n"
+        f"  first call (read, check, price, value): {r['first_call']:.3f} s\n"
+        f"  {r['points']} single calls: {r['singles']:.3f} s   one series: {r['series']:.3f} s   "
+        f"ratio {r['ratio']:.3f} ({verdict} the target ≤ {SERIES_TARGET}); peak RSS {r['peak_mb']:.0f} MB; "
+        f"last point {r['value']}"
+    )
 
 
 if __name__ == "__main__":

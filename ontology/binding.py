@@ -174,6 +174,42 @@ class TimeBasis(BaseModel):
                 return "no time basis"
 
 
+class SegmentAssignment(StrEnum):
+    """The date at which an account is placed in a segment member, for a value computed over one segment."""
+
+    AT_PERIOD_CLOSE = "at_period_close"
+    """Point-in-time and flow KPIs: the account's member at the period close (the value's as-of date)."""
+    AT_WINDOW_OPEN = "at_window_open"
+    """Retention and churn rates (NRR, GRR, logo churn): the member at the window's open, so the cohort is fixed."""
+
+    @classmethod
+    def for_population(cls, population: Population) -> SegmentAssignment:
+        """A starting cohort is placed where it started; every other population where it stands at the close."""
+        return cls.AT_WINDOW_OPEN if population is Population.STARTING_COHORT else cls.AT_PERIOD_CLOSE
+
+    def describe(self) -> str:
+        match self:
+            case SegmentAssignment.AT_PERIOD_CLOSE:
+                return "at period close"
+            case SegmentAssignment.AT_WINDOW_OPEN:
+                return "at window open"
+
+
+class Segment(BaseModel):
+    """One member of a ledger dimension (segment=enterprise) a value was computed over, and how accounts were placed."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    dimension: str = Field(min_length=1, max_length=64, description="The ledger dimension, e.g. 'segment' or 'region'.")
+    member: str = Field(
+        min_length=1, max_length=64, description="Its member, e.g. 'enterprise'; 'unassigned' if blank."
+    )
+    assignment: SegmentAssignment
+
+    def describe(self) -> str:
+        return f"{self.dimension}={self.member} {self.assignment.describe()}"
+
+
 class Grain(BaseModel):
     """Which entity a value describes, how entities were combined, and which were included."""
 
@@ -182,6 +218,15 @@ class Grain(BaseModel):
     level: GrainLevel
     aggregation: Aggregation
     population: Population
+    segment: Segment | None = Field(
+        default=None, description="Set on a value computed over one member of a dimension (grain level 'segment')."
+    )
+
+    @model_validator(mode="after")
+    def _segment_is_a_segment_level(self) -> Self:
+        if self.segment is not None and self.level is not GrainLevel.SEGMENT:
+            raise ValueError("a value cut to one segment member has grain level 'segment'")
+        return self
 
     @property
     def is_per_entity(self) -> bool:
@@ -190,6 +235,8 @@ class Grain(BaseModel):
 
     def describe(self) -> str:
         pop = self.population.value.replace("_", " ")
+        if self.segment is not None:
+            return f"{self.aggregation.value} over {pop} in {self.segment.describe()}"
         match self.aggregation:
             case Aggregation.TOTAL:
                 return f"{self.level.value} total over {pop}"
@@ -234,6 +281,7 @@ class BindingAxis(StrEnum):
     GRAIN_LEVEL = "grain.level"
     GRAIN_AGGREGATION = "grain.aggregation"
     GRAIN_POPULATION = "grain.population"
+    GRAIN_SEGMENT = "grain.segment"
     RECURRING_INCLUSION = "recurring_inclusion"
     ANNUALIZATION = "annualization"
     TIME_BASIS = "time_basis"
@@ -248,6 +296,7 @@ def axis_values(binding: Binding) -> dict[BindingAxis, str]:
         BindingAxis.GRAIN_LEVEL: binding.grain.level.value,
         BindingAxis.GRAIN_AGGREGATION: binding.grain.aggregation.value,
         BindingAxis.GRAIN_POPULATION: binding.grain.population.value,
+        BindingAxis.GRAIN_SEGMENT: "all" if binding.grain.segment is None else binding.grain.segment.describe(),
         BindingAxis.RECURRING_INCLUSION: binding.recurring_inclusion.value,
         BindingAxis.ANNUALIZATION: binding.annualization.value,
         BindingAxis.TIME_BASIS: binding.time_basis.describe(),

@@ -267,12 +267,13 @@ class Overlap(BaseModel):
 
 def compare_overlaps(source: ImportedSource, ours: Iterable[KpiDefinition]) -> list[Overlap]:
     """Each shared id with the fields that differ once our definition is reduced to the public format,
-    so a person can decide what to adopt; nothing is merged here."""
-    by_id = {kpi.id: kpi for kpi in ours}
+    so a person can decide what to adopt; nothing is merged here. An id merged into one of our KPIs
+    overlaps as that KPI, written under the merged id."""
+    by_id = {known: kpi for kpi in ours for known in kpi.known_ids}
     found = []
     for kpi_id in overlaps(source, by_id):
         theirs = public_kpi_json(source.kpis[kpi_id])
-        mine = public_kpi_json(to_public(by_id[kpi_id]))
+        mine = public_kpi_json(to_public(by_id[kpi_id], as_id=kpi_id))
         differing = sorted(key for key in set(theirs) | set(mine) if theirs.get(key) != mine.get(key))
         found.append(Overlap(kpi_id=kpi_id, differing_fields=tuple(differing)))
     return found
@@ -295,15 +296,38 @@ def _figure(value: float) -> int | float:
     return int(value) if value.is_integer() else value
 
 
-def to_public(kpi: KpiDefinition) -> PublicKpi:
-    """Our definition reduced to the public format's fields (the governance layer stays ours)."""
-    src = kpi.definition_source
+def _public_benchmark(kpi: KpiDefinition) -> PublicBenchmark | None:
+    """The benchmark in the public format, which has no field naming the variant it was measured under:
+    only a benchmark of the default rules is written, so an importer cannot attach it to the wrong ones."""
     bench = kpi.benchmark
+    if bench is None or bench.variant is not None:
+        return None
+    return PublicBenchmark(
+        p25=_figure(bench.p25),
+        median=_figure(bench.median),
+        p75=_figure(bench.p75),
+        unit=bench.unit,
+        source_name=bench.source_name,
+        source_year=bench.source_year,
+        higher_is_better=bench.higher_is_better,
+    )
+
+
+def to_public(kpi: KpiDefinition, *, as_id: str | None = None) -> PublicKpi:
+    """Our definition reduced to the public format's fields (the governance layer stays ours).
+
+    `as_id` writes it under one of its merged ids instead of its own, so a public id merged into it is
+    still exported."""
+    src = kpi.definition_source
     basis = kpi.metric_basis
+    kpi_id = kpi.id if as_id is None else as_id
+    if kpi_id not in kpi.known_ids:
+        raise ExportError("not_found", f"{kpi.id} does not answer to {kpi_id}", field="kpi")
+    domain, _, slug = kpi_id.partition(".")
     return PublicKpi(
-        rogue_id=kpi.id,
-        slug=kpi.slug,
-        domain=kpi.domain,
+        rogue_id=kpi_id,
+        slug=slug,
+        domain=Domain(domain),
         default_label=kpi.label,
         description=kpi.description,
         field_type=kpi.field_type,
@@ -320,17 +344,7 @@ def to_public(kpi: KpiDefinition) -> PublicKpi:
             publication_date=src.publication_date,
             attribution_notice=src.attribution_notice,
         ),
-        benchmark=None
-        if bench is None
-        else PublicBenchmark(
-            p25=_figure(bench.p25),
-            median=_figure(bench.median),
-            p75=_figure(bench.p75),
-            unit=bench.unit,
-            source_name=bench.source_name,
-            source_year=bench.source_year,
-            higher_is_better=bench.higher_is_better,
-        ),
+        benchmark=_public_benchmark(kpi),
         formula=kpi.formula,
         why_it_matters=kpi.why_it_matters,
         interpretation_guidance=kpi.interpretation_guidance,
@@ -378,8 +392,10 @@ def export_source(source: ImportedSource) -> object:
             return export_kpi(kpis[0], version=source.version, released_at=source.released_at)
 
 
-def _sorted_public(kpis: Iterable[KpiDefinition]) -> Iterator[PublicKpi]:
-    return (to_public(k) for k in sorted(kpis, key=lambda k: k.id))
+def _sorted_public(kpis: Iterable[KpiDefinition], domain: Domain | None = None) -> Iterator[PublicKpi]:
+    """Every KPI under its own id and under each id merged into it, in id order (optionally of one domain)."""
+    named = sorted(((known, kpi) for kpi in kpis for known in kpi.known_ids), key=lambda pair: pair[0])
+    return (to_public(kpi, as_id=known) for known, kpi in named if domain is None or known.partition(".")[0] == domain)
 
 
 def export_catalog(
@@ -403,13 +419,13 @@ def export_catalog(
                 raise ExportError("invalid_argument", "a domain list needs a domain", field="domain")
             if kpi_id is not None:
                 raise ExportError("invalid_argument", "a domain list takes no kpi", field="kpi")
-            return export_domain(_sorted_public(k for k in definitions if k.domain == domain))
+            return export_domain(_sorted_public(definitions, domain))
         case PublicFormat.KPI_ENVELOPE:
             if kpi_id is None:
                 raise ExportError("invalid_argument", "a KPI envelope needs a kpi id", field="kpi")
-            found = next((k for k in definitions if k.id == kpi_id), None)
+            found = next((k for k in definitions if kpi_id in k.known_ids), None)
             if found is None:
                 raise ExportError("not_found", f"no KPI {kpi_id} in the catalog", field="kpi")
-            if domain is not None and found.domain != domain:
+            if domain is not None and kpi_id.partition(".")[0] != domain:
                 raise ExportError("invalid_argument", f"{kpi_id} is not in domain {domain.value}", field="domain")
-            return export_kpi(to_public(found), version=version, released_at=released_at)
+            return export_kpi(to_public(found, as_id=kpi_id), version=version, released_at=released_at)

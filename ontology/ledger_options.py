@@ -186,6 +186,8 @@ class KpiOptions(BaseModel):
     defaults: LedgerOptions = LedgerOptions()
     restricted: dict[OptionKey, tuple[OptionValue, ...]] = {}
     """Keys whose allowed values are a subset of the vocabulary for this KPI."""
+    variants: tuple[str, ...] | None = None
+    """The variants a ledger computes ('default' for the KPI's own rules); None: every variant."""
 
     def allowed(self, key: OptionKey) -> tuple[OptionValue, ...]:
         return self.restricted.get(key, VOCABULARY[key])
@@ -207,6 +209,8 @@ _ARR = KpiOptions(keys=_MONEY_KEYS)
 _CARR = KpiOptions(keys=_MONEY_KEYS, defaults=LedgerOptions(live_basis=LiveBasis.SIGNED))
 _COUNTS = KpiOptions(keys=_COUNT_KEYS)
 _GRR = KpiOptions(keys=(*_MONEY_KEYS, OptionKey.GRR_CAP))
+_ARR_GROWTH = KpiOptions(keys=_MONEY_KEYS, variants=("default",))
+"""ARR growth: ARR at two closes under the same rules. A revenue-based variant is computed from inputs only."""
 _ACV = KpiOptions(
     keys=_MONEY_KEYS[:-1],
     defaults=LedgerOptions(
@@ -242,6 +246,14 @@ LEDGER_KPI_OPTIONS: Mapping[str, KpiOptions] = MappingProxyType(
         "customers.logo_churn_rate": _COUNTS,
         "sales.avg_contract_value": _ACV,
         "sales.booked_acv": _ACV,
+        "sales.growth_rate_yoy": _ARR_GROWTH,
+        "sales.arr_growth_qoq": _ARR_GROWTH,
+        "sales.quick_ratio": _ARR,
+        "customers.gross_dollar_churn_rate": _ARR,
+        "customers.net_dollar_churn_rate": _ARR,
+        "customers.expansion_rate": _ARR,
+        "customers.contraction_rate": _ARR,
+        "customers.arpa": _ARR,
     }
 )
 """Every KPI the ledger engine computes, with the rules that apply to it."""

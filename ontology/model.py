@@ -123,6 +123,25 @@ class DefinitionSource(_Frozen):
     attribution_notice: str | None = None
 
 
+class BenchmarkKind(StrEnum):
+    """Where a benchmark's quartiles come from, which decides how a value placed on them is read."""
+
+    PEER_SURVEY = "peer_survey"
+    """Quartiles measured on surveyed companies: a value is placed among peers."""
+    EDITORIAL = "editorial"
+    """Bands set by the catalog's editors as guidance; no companies were measured, so they are not peers."""
+
+
+class BenchmarkVerification(StrEnum):
+    """How far the figures were traced to the publication the benchmark names."""
+
+    CHECKED_AGAINST_SOURCE = "checked_against_source"
+    """Each quartile was read in the named publication itself."""
+    UNVERIFIED = "unverified"
+    """Carried over from a secondary source (e.g. the public board-KPI ontology) and not checked against the
+    publication named: shown with that warning wherever a value is placed on it."""
+
+
 class Benchmark(_Frozen):
     p25: float
     median: float
@@ -135,6 +154,30 @@ class Benchmark(_Frozen):
         default=None,
         description="Variant whose binding the benchmark was measured under; null means the KPI's default.",
     )
+    kind: BenchmarkKind = Field(
+        default=BenchmarkKind.PEER_SURVEY, description="Measured on surveyed companies, or editorial bands."
+    )
+    measured_as: str | None = Field(
+        default=None,
+        description="What the source measured, in the catalog's terms (population, grain, window, inclusions), so a "
+        "reader can see that it matches the binding named by `variant`.",
+    )
+    verification: BenchmarkVerification | None = Field(
+        default=None, description="Whether the figures were checked against the named publication; null: not stated."
+    )
+    verification_note: str | None = Field(
+        default=None, description="What the figures were checked against, or why they could not be."
+    )
+
+    @property
+    def measures_peers(self) -> bool:
+        """True when the quartiles describe surveyed companies, so a value can be placed among peers."""
+        return self.kind is BenchmarkKind.PEER_SURVEY
+
+    @property
+    def unverified(self) -> bool:
+        """True when the figures were stated as not checked against the publication they are credited to."""
+        return self.verification is BenchmarkVerification.UNVERIFIED
 
 
 class Direction(StrEnum):
@@ -161,12 +204,23 @@ class PlausibleRange(_Frozen):
     min: Decimal | None = Field(default=None, description="Lowest plausible value; null means unbounded below.")
     max: Decimal | None = Field(default=None, description="Highest plausible value; null means unbounded above.")
     note: str | None = Field(default=None, description="What a value outside the range usually means.")
+    min_by_definition: bool = Field(
+        default=False,
+        description="The minimum follows from the definition (a movement stated as a positive amount, which formulas "
+        "subtract), so no confirmation admits a value below it.",
+    )
 
     @model_validator(mode="after")
     def _ordered(self) -> Self:
         if self.min is not None and self.max is not None and self.min >= self.max:
             raise ValueError("plausible range min must be below max")
+        if self.min_by_definition and self.min is None:
+            raise ValueError("a minimum set by definition needs a min")
         return self
+
+    def below_definitional_min(self, value: Decimal) -> bool:
+        """A value below a minimum the definition sets: wrong whatever the caller confirms."""
+        return self.min_by_definition and self.min is not None and value < self.min
 
     def contains(self, value: Decimal) -> bool:
         return (self.min is None or value >= self.min) and (self.max is None or value <= self.max)
@@ -283,6 +337,11 @@ class KpiDefinition(_Frozen):
         default=None, description="Where true values lie; required for numeric KPIs (a semantic rule)."
     )
     aliases: tuple[Text, ...] = ()
+    merged_ids: tuple[KpiId, ...] = Field(
+        default=(),
+        description="Ids of former KPIs merged into this one as true duplicates: they resolve to it, and the "
+        "public-format export writes it under each of them too, so the public ontology's ids stay importable.",
+    )
     production: Production
     binding: Binding
     variant_label: Text = Field(description="Short name of the default rules, used in governed labels.")
@@ -303,6 +362,11 @@ class KpiDefinition(_Frozen):
         if self.id != f"{self.domain.value}.{self.slug}":
             raise ValueError(f"id {self.id!r} must equal domain.slug ({self.domain.value}.{self.slug})")
         return self
+
+    @property
+    def known_ids(self) -> tuple[str, ...]:
+        """Its own id first, then every id merged into it."""
+        return (self.id, *self.merged_ids)
 
     def variant(self, variant_id: str | None) -> Variant | None:
         """The named variant, or None for the default rules."""

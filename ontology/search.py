@@ -238,7 +238,9 @@ class SearchIndex:
         self._soft_names: list[str] = []
         self._vocabulary: dict[str, set[int]] = {}
         for i, kpi in enumerate(self._kpis):
-            self._by_id[normalize_term(kpi.id)] = i
+            # A merged id (a former duplicate) names the KPI it was merged into, exactly like its own id.
+            for known in kpi.known_ids:
+                self._by_id[normalize_term(known)] = i
             names = [
                 _Name(i, MatchField.SLUG, kpi.slug),
                 _Name(i, MatchField.LABEL, kpi.label),
@@ -267,7 +269,8 @@ class SearchIndex:
     def _exact_matches(self, key: str, allowed: set[int]) -> list[_Name]:
         if key in self._by_id and self._by_id[key] in allowed:
             i = self._by_id[key]
-            return [_Name(i, MatchField.ID, self._kpis[i].id)]
+            said = next((k for k in self._kpis[i].known_ids if normalize_term(k) == key), self._kpis[i].id)
+            return [_Name(i, MatchField.ID, said)]
         found: dict[int, _Name] = {}
         for name in self._exact.get(key, []):
             if name.kpi in allowed and name.kpi not in found:

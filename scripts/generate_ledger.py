@@ -7,6 +7,12 @@ committed usage; some expand or contract mid-term (co-termed rows), a few are ca
 At term end most renew (a new contract, change_type renewal, often with an uplift); the rest
 churn, and some of those come back later as reactivations.
 
+Every line carries the account's size band as `segment` (smb, mid_market, enterprise) and its
+`region` (amer, emea, apac). A few accounts move up a segment at a renewal (smb to mid_market,
+mid_market to enterprise): from that contract on their lines carry the new segment. These labels
+are drawn from a random stream of their own, seeded from the same seed, so adding them changed
+no amount or date of the ledger.
+
 The same seed always gives the same file:
 
     python scripts/generate_ledger.py --contracts 500 --seed 7 --out data/sample_ledger.csv
@@ -31,6 +37,8 @@ COLUMNS = (
     "account_id",
     "line_id",
     "product",
+    "segment",
+    "region",
     "charge_type",
     "amount",
     "amount_period",
@@ -64,6 +72,12 @@ BANDS = (
     Band("enterprise", 10, 100_000, 400_000, (12, 24, 36, 36), 0.9, 0.45),
 )
 
+SEGMENTS = {"smb": "smb", "mid": "mid_market", "enterprise": "enterprise"}
+"""The `segment` of each band's accounts when they arrive."""
+UPGRADES = {"smb": ("mid_market", 0.08), "mid_market": ("enterprise", 0.12)}
+"""At a renewal, the segment an account may move up to, and the chance that it does."""
+REGIONS = (("amer", 50), ("emea", 35), ("apac", 15))
+
 
 def add_months(day: date, months: int) -> date:
     index = day.year * 12 + day.month - 1 + months
@@ -77,6 +91,10 @@ def money(value: float | Decimal) -> Decimal:
 class Generator:
     def __init__(self, seed: int, first: date, last: date, currency: str) -> None:
         self.rng = random.Random(seed)
+        # Dimension labels come from a stream of their own: they never move the amounts and dates of `rng`.
+        self.labels = random.Random(f"{seed}:dimensions")
+        self._segment = "smb"
+        self._region = "amer"
         self.first = first
         self.last = last
         self.currency = currency
@@ -105,6 +123,8 @@ class Generator:
             "account_id": account,
             "line_id": f"L{self.lines:08d}",
             "product": product,
+            "segment": self._segment,
+            "region": self._region,
             "charge_type": charge,
             "amount": str(amount),
             "amount_period": period,
@@ -121,11 +141,15 @@ class Generator:
         rng = self.rng
         band = rng.choices(BANDS, weights=[b.weight for b in BANDS])[0]
         account = f"A{number:06d}"
+        self._segment = SEGMENTS[band.name]
+        self._region = self.labels.choices([r for r, _ in REGIONS], weights=[w for _, w in REGIONS])[0]
         months_span = (self.last.year - self.first.year) * 12 + self.last.month - self.first.month
         start = add_months(self.first, rng.randrange(months_span))
         yearly = Decimal(rng.randrange(band.yearly_low, band.yearly_high, 500))
         change = "new"
         while start <= self.last:
+            if change == "renewal":
+                self._upgrade()
             yield from self.contract(account, band, start, yearly, change)
             end = add_months(start, self._term) - timedelta(days=1)
             if self._cancelled or rng.random() > band.renew:
@@ -138,6 +162,14 @@ class Generator:
             start = end + timedelta(days=1)
             yearly = money(yearly * Decimal(rng.choice(("1.00", "1.03", "1.05", "1.10"))))
             change = "renewal"
+
+    def _upgrade(self) -> None:
+        """At a renewal, perhaps move the account up a segment (its prices stay those of its band)."""
+        roll = self.labels.random()
+        if self._segment in UPGRADES:
+            upper, chance = UPGRADES[self._segment]
+            if roll < chance:
+                self._segment = upper
 
     def contract(self, account: str, band: Band, start: date, yearly: Decimal, change: str) -> Iterator[dict[str, str]]:
         rng = self.rng

@@ -17,10 +17,12 @@ from pydantic import BaseModel, ConfigDict, Field, StrictFloat, StrictInt, Valid
 
 from kpi_context.ontology.binding import Annualization, DateBasis, RecurringInclusion, ValueBasis
 from kpi_context.ontology.ledger_options import ChurnTiming, CoTerm, DayCount, Discounts, GrrCap, LiveBasis, ShortTerms
+from kpi_context.server.ledger_calls import LedgerSpec
 from kpi_context.server.strict_arguments import path_is_branch, unreadable_argument
 from kpi_context.tools.compare import BenchmarkRef
 from kpi_context.tools.errors import ErrorCode, KpiError
 from kpi_context.tools.inputs import InputArgument, PercentText
+from kpi_context.tools.periods import parse_period
 from kpi_context.tools.values import ValueClaim
 
 InputValue = StrictInt | StrictFloat | PercentText | dict[str, Any]
@@ -84,8 +86,28 @@ def _is_branch(part: object) -> bool:
 
 
 def value_claim(raw: Mapping[str, Any], field: str) -> ValueClaim:
-    claim: ValueClaim = _strict(ValueClaim, dict(raw), field)
+    document = dict(raw)
+    if isinstance(document.get("period"), str):
+        # A typed figure may name its period as a caller writes it ('2026-Q2'); a bound value carries dates.
+        document["period"] = parse_period(document["period"], field=f"{field}.period").model_dump(mode="json")
+    claim: ValueClaim = _strict(ValueClaim, document, field)
     return claim
+
+
+def basis_argument(raw: Mapping[str, str] | None, field: str = "basis") -> dict[str, str] | None:
+    """Options published as a plain object (their vocabulary is in compute_kpi's schema), checked as strictly."""
+    if raw is None:
+        return None
+    basis: Basis = _strict(Basis, dict(raw), field)
+    return basis.chosen()
+
+
+def ledger_reference(raw: str | Mapping[str, Any], field: str = "ledger") -> str | LedgerSpec:
+    """A ledger published as a plain object (its fields are described on compute_kpi), checked as strictly."""
+    if isinstance(raw, str):
+        return raw
+    spec: LedgerSpec = _strict(LedgerSpec, dict(raw), field)
+    return spec
 
 
 def comparison_side(raw: Mapping[str, Any], field: str) -> ValueClaim | BenchmarkRef:
@@ -93,6 +115,24 @@ def comparison_side(raw: Mapping[str, Any], field: str) -> ValueClaim | Benchmar
         ref: BenchmarkRef = _strict(BenchmarkRef, dict(raw), field)
         return ref
     return value_claim(raw, field)
+
+
+def input_figures(
+    raw: Mapping[str, InputValue | list[InputValue]] | None,
+) -> dict[str, InputArgument | list[InputArgument]] | None:
+    """A board pack's inputs: one figure per key, or a list of figures (one per period) under a KPI id."""
+    if raw is None:
+        return None
+    return {
+        name: [_figure(item, f"inputs.{name}.{n}") for n, item in enumerate(value)]
+        if isinstance(value, list)
+        else _figure(value, f"inputs.{name}")
+        for name, value in raw.items()
+    }
+
+
+def _figure(value: InputValue, field: str) -> InputArgument:
+    return value_claim(value, field) if isinstance(value, dict) else value
 
 
 def input_arguments(raw: Mapping[str, InputValue] | None) -> dict[str, InputArgument] | None:

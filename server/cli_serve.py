@@ -107,6 +107,14 @@ def register(commands: Any) -> None:
         help="A named ledger (CSV, Parquet or JSON Lines); a relative PATH is relative to --data-dir; repeatable.",
     )
     parser.add_argument(
+        "--dimension",
+        action="append",
+        default=[],
+        metavar="NAME",
+        help="An extra ledger column to cut KPIs by (group_by / where), beyond segment, region, product, plan and "
+        "industry; repeatable.",
+    )
+    parser.add_argument(
         "--sample",
         action="store_true",
         help="Serve the bundled sample ledger as dataset 'sample' (its directory is the data directory).",
@@ -184,7 +192,7 @@ def dataset_specs(data_dir: Path, specs: Sequence[str]) -> list[str]:
     return joined
 
 
-def _datasets(data_dir: Path | None, specs: list[str]) -> DatasetRegistry | None:
+def _datasets(data_dir: Path | None, specs: list[str], dimensions: Sequence[str] = ()) -> DatasetRegistry | None:
     if data_dir is None:
         if specs:
             raise ServeError("--dataset needs --data-dir: datasets are only read from inside that directory")
@@ -192,7 +200,7 @@ def _datasets(data_dir: Path | None, specs: list[str]) -> DatasetRegistry | None
     if not data_dir.is_dir():
         raise ServeError(f"dataset_not_found: data directory {str(data_dir)!r} does not exist")
     try:
-        return DatasetRegistry.from_cli(data_dir, dataset_specs(data_dir, specs))
+        return DatasetRegistry.from_cli(data_dir, dataset_specs(data_dir, specs), dimensions=tuple(dimensions))
     except KpiError as exc:
         raise ServeError(f"{exc.detail.code.value}: {exc.detail.message}") from exc
 
@@ -277,14 +285,15 @@ def client_config(
 
 def _stdio_args(args: argparse.Namespace) -> list[str]:
     """The data options of this run for the stdio configuration: the directory absolute, datasets as given."""
+    dimensions = [flag for name in args.dimension for flag in ("--dimension", name)]
     if args.sample and args.data_dir is None:
-        return ["--sample", *(f for spec in args.dataset for f in ("--dataset", spec))]
+        return ["--sample", *(f for spec in args.dataset for f in ("--dataset", spec)), *dimensions]
     if args.data_dir is None:
         return []
     found = ["--data-dir", str(args.data_dir.resolve())]
     for spec in args.dataset:
         found += ["--dataset", spec]
-    return found
+    return found + dimensions
 
 
 def run(args: argparse.Namespace) -> int:
@@ -300,7 +309,7 @@ def _build(args: argparse.Namespace, *, report: bool) -> tuple[Catalog, Any]:
     catalog = _load(args.catalog)
     secret = _read_secret(args.secret_file, SECRET_ENV, "secret")
     context = ToolContext.create(catalog, secret=secret.encode() if secret else None, trace_ids=args.trace_ids)
-    datasets = _datasets(*_data_options(args))
+    datasets = _datasets(*_data_options(args), args.dimension)
     if datasets is not None:
         check_datasets(datasets, report=report)
     return catalog, build_server(context, datasets)

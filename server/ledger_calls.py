@@ -8,9 +8,10 @@ them by passing a progress token).
 from __future__ import annotations
 
 import functools
+from collections.abc import Callable
 from datetime import date
 from decimal import Decimal
-from typing import Any
+from typing import Annotated, Any, TypeVar
 
 import anyio
 import anyio.from_thread
@@ -39,9 +40,27 @@ class LedgerSpec(BaseModel):
     fx_rates: dict[str, StrictInt | StrictFloat | Decimal] | None = Field(
         default=None, description="Currency code → rate into the requested currency, for mixed-currency ledgers."
     )
+    dimensions: list[Annotated[str, Field(max_length=32)]] | None = Field(
+        default=None,
+        description="Extra columns of `rows` to cut by (segment, region, product, plan, industry are built in).",
+        max_length=16,
+    )
 
 
 LedgerArgument = str | LedgerSpec
+
+T = TypeVar("T")
+
+
+async def with_progress(mcp: Context[Any], fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+    """Run a blocking ledger computation in a worker thread, relaying its progress callback to the client."""
+
+    def progress(done: float, total: float | None, message: str) -> None:
+        anyio.from_thread.run(functools.partial(mcp.report_progress, done, total, message))
+
+    call = functools.partial(fn, *args, progress=progress, **kwargs)
+    result: T = await anyio.to_thread.run_sync(call)
+    return result
 
 
 async def compute_with_ledger(
@@ -56,24 +75,24 @@ async def compute_with_ledger(
     as_of: date | None,
     currency: str | None,
     basis: dict[str, str] | None,
+    where: dict[str, str] | None = None,
 ) -> BoundValue:
-    raw = ledger if isinstance(ledger, str) else ledger.model_dump(exclude_none=True)
-
-    def progress(done: float, total: float | None, message: str) -> None:
-        anyio.from_thread.run(functools.partial(mcp.report_progress, done, total, message))
-
-    call = functools.partial(
+    return await with_progress(
+        mcp,
         compute_from_ledger,
         context,
         kpi,
-        raw,
+        ledger_argument(ledger),
         datasets=datasets,
         variant=variant,
         period=period,
         as_of=as_of,
         currency=currency,
         basis=basis,
-        progress=progress,
+        where=where,
     )
-    value: BoundValue = await anyio.to_thread.run_sync(call)
-    return value
+
+
+def ledger_argument(ledger: LedgerArgument) -> str | dict[str, Any]:
+    """The wire argument as the engine takes it: a dataset name, or the inline ledger's fields that were given."""
+    return ledger if isinstance(ledger, str) else ledger.model_dump(exclude_none=True)

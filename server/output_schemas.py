@@ -14,6 +14,8 @@ from typing import Any
 
 _NULL = {"type": "null"}
 _REF = "#/$defs/"
+_NAMED = ("properties", "patternProperties")
+"""Keywords whose object keys are property names."""
 
 
 def lean_schema(schema: Mapping[str, Any], *, unroll: int = 2) -> dict[str, Any]:
@@ -25,12 +27,17 @@ def lean_schema(schema: Mapping[str, Any], *, unroll: int = 2) -> dict[str, Any]
     definitions: Mapping[str, Any] = schema.get("$defs", {})
     recursive = {name for name in definitions if _reaches(definitions, name, name, set())}
 
-    def walk(node: Any, path: tuple[str, ...]) -> Any:
+    def walk(node: Any, path: tuple[str, ...], names: bool = False) -> Any:
+        """`names`: the keys of `node` are property names (a property may be called `title`), not keywords."""
         if isinstance(node, list):
             return [walk(item, path) for item in node]
         if not isinstance(node, Mapping):
             return node
-        out = {key: walk(value, path) for key, value in node.items() if key not in ("$defs", "title")}
+        out = {
+            key: walk(value, path, names=not names and key in _NAMED)
+            for key, value in node.items()
+            if names or key not in ("$defs", "title")
+        }
         ref = out.get("$ref")
         if isinstance(ref, str) and ref.startswith(_REF):
             name = ref.removeprefix(_REF)

@@ -12,7 +12,15 @@ from typing import Any
 
 from mcp.server.mcpserver.tools import Tool
 
-from kpi_context.server import tool_compare, tool_compute, tool_lookup
+from kpi_context.server import (
+    tool_board_pack,
+    tool_check_narrative,
+    tool_compare,
+    tool_compute,
+    tool_lookup,
+    tool_render_chart,
+    tool_series,
+)
 from kpi_context.server.output_schemas import lean_schema
 from kpi_context.server.tool_support import READ_ONLY
 
@@ -32,6 +40,10 @@ TOOLS: tuple[ToolSpec, ...] = (
     ToolSpec(tool_lookup.lookup_kpi, tool_lookup.TITLE, tool_lookup.DESCRIPTION),
     ToolSpec(tool_compute.compute_kpi, tool_compute.TITLE, tool_compute.DESCRIPTION),
     ToolSpec(tool_compare.compare_metrics, tool_compare.TITLE, tool_compare.DESCRIPTION),
+    ToolSpec(tool_series.kpi_series, tool_series.TITLE, tool_series.DESCRIPTION),
+    ToolSpec(tool_board_pack.board_pack, tool_board_pack.TITLE, tool_board_pack.DESCRIPTION),
+    ToolSpec(tool_check_narrative.check_narrative, tool_check_narrative.TITLE, tool_check_narrative.DESCRIPTION),
+    ToolSpec(tool_render_chart.render_chart, tool_render_chart.TITLE, tool_render_chart.DESCRIPTION),
 )
 
 

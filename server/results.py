@@ -8,9 +8,10 @@ refusal's JSON therefore travels only as the text block.
 
 from __future__ import annotations
 
+import base64
 import json
 
-from mcp.types import CallToolResult, TextContent
+from mcp.types import CallToolResult, ImageContent, TextContent
 from pydantic import BaseModel
 
 from kpi_context.tools.compare import UnsafeComparison
@@ -25,6 +26,12 @@ def success(model: BaseModel) -> CallToolResult:
     """
     payload = model.model_dump(mode="json", exclude_defaults=True)
     return CallToolResult(content=[_text(payload)], structured_content=payload)
+
+
+def with_image(result: CallToolResult, png: bytes) -> CallToolResult:
+    """The result with a PNG image block after its text: the structured content is unchanged."""
+    image = ImageContent(type="image", data=base64.b64encode(png).decode("ascii"), mime_type="image/png")
+    return result.model_copy(update={"content": [*result.content, image]})
 
 
 def refusal(error: KpiError) -> CallToolResult:

@@ -9,24 +9,28 @@ from mcp.types import CallToolResult
 from pydantic import Field
 
 from kpi_context.server.arguments import INPUTS_HELP, InputValue, input_arguments
-from kpi_context.server.ledger_calls import compute_with_ledger
+from kpi_context.server.ledger_calls import compute_with_ledger, ledger_argument, with_progress
 from kpi_context.server.results import refusal, success
 from kpi_context.server.tool_support import (
     AsOfArg,
     BasisArg,
     CurrencyArg,
+    GroupByArg,
     InputName,
     KpiArg,
     LedgerArg,
     PeriodArg,
     Services,
     VariantArg,
+    WhereArg,
     check_text_lengths,
     off_loop,
     services_of,
 )
 from kpi_context.tools import compute as arithmetic
 from kpi_context.tools.errors import ErrorCode, KpiError
+from kpi_context.tools.ledger.engine import compute_cuts_from_ledger
+from kpi_context.tools.series import cut_value
 from kpi_context.tools.values import BoundValue
 
 TITLE = "Compute a bound KPI value"
@@ -45,6 +49,8 @@ async def compute_kpi(
     currency: CurrencyArg = None,
     basis: BasisArg = None,
     ledger: LedgerArg = None,
+    group_by: GroupByArg = None,
+    where: WhereArg = None,
     *,
     ctx: Context[Services, Any],
 ) -> Annotated[CallToolResult, BoundValue]:
@@ -53,6 +59,24 @@ async def compute_kpi(
         if ledger is not None:
             if inputs:
                 raise KpiError(ErrorCode.INVALID_ARGUMENT, "pass either inputs or a ledger, not both", field="ledger")
+            if group_by is not None:
+                if where:
+                    raise KpiError(ErrorCode.INVALID_ARGUMENT, "give group_by or where, not both", field="where")
+                cut = await with_progress(
+                    ctx,
+                    compute_cuts_from_ledger,
+                    services.context,
+                    kpi,
+                    ledger_argument(ledger),
+                    datasets=services.datasets,
+                    group_by=group_by,
+                    variant=variant,
+                    period=period,
+                    as_of=as_of,
+                    currency=currency,
+                    basis=basis.chosen() if basis else None,
+                )
+                return success(cut_value(services.context, cut))
             value = await compute_with_ledger(
                 services.context,
                 services.datasets,
@@ -64,8 +88,14 @@ async def compute_kpi(
                 as_of=as_of,
                 currency=currency,
                 basis=basis.chosen() if basis else None,
+                where=where,
             )
             return success(value)
+        for name, given in (("group_by", group_by), ("where", where)):
+            if given:
+                raise KpiError(
+                    ErrorCode.INVALID_ARGUMENT, f"{name} cuts a ledger computation: give `ledger` too", field=name
+                )
         check_text_lengths(inputs, "inputs")
         value = await off_loop(
             arithmetic.compute_from_inputs,

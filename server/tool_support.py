@@ -105,6 +105,30 @@ BasisArg = Annotated[
     Basis | None,
     Field(description="Governed options (see lookup_kpi variants); ledger keys apply with `ledger`."),
 ]
+Dimension = Annotated[str, Field(max_length=NAME_MAX)]
+GroupByArg = Annotated[
+    Dimension | None,
+    Field(
+        description="With `ledger`: cut by a dimension ('segment', 'region', 'product'…) — the total plus one value "
+        "per member in `groups`; rates and averages are computed within each member, never averaged."
+    ),
+]
+WhereArg = Annotated[
+    dict[Dimension, Dimension] | None,
+    Field(description='With `ledger`: one member only, e.g. {"segment": "enterprise"}; bound to that population.'),
+]
+ChartArg = Annotated[bool, Field(description="Also return a PNG chart of the result (image content).")]
+
+OptionsArg = Annotated[
+    dict[Annotated[str, Field(max_length=NAME_MAX)], Annotated[str, Field(max_length=NAME_MAX)]] | None,
+    Field(description="Governed options: the keys and values of compute_kpi's `basis` (listed there)."),
+]
+
+LedgerRefArg = Annotated[
+    DatasetName | dict[str, Any],
+    Field(description='As compute_kpi\'s `ledger`: a dataset name, or {"rows": [...]}.'),
+]
+
 LedgerArg = Annotated[
     DatasetName | LedgerSpec | None,
     Field(

@@ -8,7 +8,7 @@ from datetime import date
 from decimal import Decimal
 
 from kpi_context import __version__
-from kpi_context.ontology.binding import Binding, Unit, binding_differences
+from kpi_context.ontology.binding import Binding, Segment, Unit, binding_differences
 from kpi_context.ontology.catalog import Catalog
 from kpi_context.ontology.model import DEFAULT_VARIANT_ID, Benchmark, KpiDefinition
 from kpi_context.tools.formatting import format_value, quantize, rounding_rule
@@ -116,7 +116,15 @@ class Binder:
             warnings=warnings,
             benchmark_position=position,
             label=governed_label(
-                kpi, draft.variant_id, value, binding.unit, currency, draft.period, draft.as_of, draft.status
+                kpi,
+                draft.variant_id,
+                value,
+                binding.unit,
+                currency,
+                draft.period,
+                draft.as_of,
+                draft.status,
+                segment=binding.grain.segment,
             ),
             rounding=rounding_rule(binding.unit, currency),
             provenance=unsigned,
@@ -150,11 +158,17 @@ def governed_label(
     period: Period | None,
     as_of: date | None,
     status: ValueStatus = ValueStatus.COMPUTED,
+    *,
+    segment: Segment | None = None,
 ) -> str:
-    """The line to quote. A figure the caller gave says "as reported" instead of rules it never stated."""
+    """The line to quote. A figure the caller gave says "as reported" instead of rules it never stated.
+
+    A value over one member of a dimension names it after the KPI: "ARR (enterprise segment) — …".
+    """
     when = period.label() if period is not None else (f"as of {as_of.isoformat()}" if as_of else "undated")
     rules = kpi.label_for(variant_id) if status is ValueStatus.COMPUTED else f"{kpi.label}, as {status.value}"
-    return f"{short_name(kpi)} — {rules}, {when}: {format_value(value, unit, currency)}"
+    name = short_name(kpi) if segment is None else f"{short_name(kpi)} ({segment.member} {segment.dimension})"
+    return f"{name} — {rules}, {when}: {format_value(value, unit, currency)}"
 
 
 def benchmark_position(
@@ -193,7 +207,7 @@ def benchmark_position(
     return (
         BenchmarkPosition(
             band=band,
-            reading=f"{_reading(band, benchmark.higher_is_better)}; {shown}",
+            reading=_reading(band, benchmark, shown),
             p25=p25,
             median=median,
             p75=p75,
@@ -245,6 +259,13 @@ _BAND_WORDS: dict[BenchmarkBand, tuple[str, str]] = {
 }
 
 
-def _reading(band: BenchmarkBand, higher_is_better: bool) -> str:
+def _reading(band: BenchmarkBand, benchmark: Benchmark, quartiles: str) -> str:
+    """The band in words: among peers for a survey, against the catalog's bands for editorial quartiles,
+    with a warning when the figures were not checked against the publication they are credited to."""
+    higher_is_better = benchmark.higher_is_better
     words = _BAND_WORDS[band][0 if higher_is_better else 1]
-    return f"{words} of peers (higher is {'better' if higher_is_better else 'worse'})"
+    among = "peers" if benchmark.measures_peers else "editorial bands (no peers were measured)"
+    reading = f"{words} of {among} (higher is {'better' if higher_is_better else 'worse'}); {quartiles}"
+    if benchmark.unverified:
+        reading += f"; figures not verified against {benchmark.source_name}"
+    return reading

@@ -12,7 +12,7 @@ from decimal import Decimal, InvalidOperation
 
 from pydantic import ValidationError
 
-from kpi_context.ontology.binding import Binding, Unit, binding_differences
+from kpi_context.ontology.binding import Binding, Grain, SegmentAssignment, Unit, binding_differences
 from kpi_context.ontology.model import DEFAULT_VARIANT_ID, KpiDefinition, PlausibleRange
 from kpi_context.tools.binder import Binder, Draft
 from kpi_context.tools.errors import ErrorCode, KpiError
@@ -167,6 +167,30 @@ def governed_variant(kpi: KpiDefinition, variant: str | None, binding: Binding, 
     )
 
 
+def uncut(binding: Binding, whole: Grain) -> Binding:
+    """The binding of the whole population a cut was taken from: no segment, and the whole's grain level."""
+    if binding.grain.segment is None:
+        return binding
+    grain = binding.grain.model_copy(update={"level": whole.level, "segment": None})
+    return binding.model_copy(update={"grain": grain})
+
+
+def check_segment(binding: Binding, field: str) -> None:
+    """A claimed segment places accounts as the engine does for that population (window open for a cohort)."""
+    segment = binding.grain.segment
+    if segment is None:
+        return
+    expected = SegmentAssignment.for_population(binding.grain.population)
+    if segment.assignment is not expected:
+        raise KpiError(
+            ErrorCode.INVALID_BINDING_CLAIM,
+            f"a cut over {binding.grain.population.value.replace('_', ' ')} places accounts {expected.describe()}, "
+            f"not {segment.assignment.describe()}",
+            field=f"{field}.binding.grain.segment.assignment",
+            details={"expected": expected.value, "claimed": segment.assignment.value},
+        )
+
+
 def asserted(binder: Binder, claim: ValueClaim, field: str) -> BoundValue:
     """A caller-typed value for a catalog KPI, validated against the catalog and marked asserted."""
     if claim.kpi is None:
@@ -176,7 +200,9 @@ def asserted(binder: Binder, claim: ValueClaim, field: str) -> BoundValue:
         raise KpiError(ErrorCode.NOT_FOUND, f"unknown KPI {claim.kpi!r}", field=f"{field}.kpi")
     base = kpi.binding_for(variant_id_of(kpi, claim.variant, f"{field}.variant"))
     binding = merge_binding(base, claim.binding, field)
-    variant_id = governed_variant(kpi, claim.variant, binding, field)
+    # A cut (grain.segment) is a governed form of the KPI over one member: its other axes must be governed.
+    variant_id = governed_variant(kpi, claim.variant, uncut(binding, base.grain), field)
+    check_segment(binding, field)
     if claim.unit is not None and claim.unit != binding.unit:
         raise KpiError(
             ErrorCode.INVALID_BINDING_CLAIM,
@@ -202,6 +228,7 @@ def asserted(binder: Binder, claim: ValueClaim, field: str) -> BoundValue:
             as_of=claim.as_of,
             currency=claim.currency,
             warnings=("asserted: this value was not produced by this server (no valid signature)",),
+            binding=binding if binding.grain.segment is not None else None,
             # The options a caller states are kept: a typed "GRR, aggregate cap" must not pass for the default GRR.
             basis=dict(claim.basis or {}),
         )

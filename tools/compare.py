@@ -116,6 +116,7 @@ _WHY = {
     "grain.level": "different entities (one customer vs the whole company)",
     "grain.aggregation": "an average vs a total (or similar) differ by the entity count, not by performance",
     "grain.population": "different populations (new logos vs all active customers)",
+    "grain.segment": "different populations: one segment vs another, or vs the whole company",
     "recurring_inclusion": "one includes charges the other leaves out",
     "annualization": "contract amounts are annualized differently",
     "time_basis": "a balance at a date vs a flow over a period or window",

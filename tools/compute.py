@@ -125,8 +125,10 @@ def compute_from_inputs(
     binding = kpi.binding_for(variant_id)
     when = resolve_when(kpi, binding, period, as_of)
     given = dict(inputs or {})
-    if kpi.id in given and (kpi.production is Production.PRIMARY or len(given) == 1):
-        return _reported(binder, kpi, variant_id, given, when, currency)
+    # The KPI's own figure may be given under its id or under an id merged into it (a former duplicate).
+    own = next((name for name in kpi.known_ids if name in given), None)
+    if own is not None and (kpi.production is Production.PRIMARY or len(given) == 1):
+        return _reported(binder, kpi, variant_id, given, own, when, currency)
     expression = kpi.expression_for(variant_id)
     if expression is None:
         raise KpiError(
@@ -199,18 +201,19 @@ def _reported(
     kpi: KpiDefinition,
     variant_id: str | None,
     given: dict[str, InputArgument],
+    own: str,
     when: When,
     currency: str | None,
 ) -> BoundValue:
-    extra = sorted(set(given) - {kpi.id})
+    extra = sorted(set(given) - {own})
     if extra:
         raise KpiError(
             ErrorCode.UNKNOWN_INPUT,
-            f"a reported {kpi.id} takes only inputs={{'{kpi.id}': …}}; remove {extra}",
+            f"a reported {kpi.id} takes only inputs={{'{own}': …}}; remove {extra}",
             field=f"inputs.{extra[0]}",
         )
-    spec = ExpressionInput(name=kpi.id, kpi=kpi.id, variant=variant_id)
-    bound = bind_input(binder, kpi, spec, given[kpi.id], when, currency)
+    spec = ExpressionInput(name=own, kpi=kpi.id, variant=variant_id)
+    bound = bind_input(binder, kpi, spec, given[own], when, currency)
     binding = kpi.binding_for(variant_id)
     result_currency = _common_currency([bound], currency, binding)
     warnings = list(bound.notes)

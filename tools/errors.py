@@ -36,6 +36,8 @@ class ErrorCode(StrEnum):
     """A bare number outside the KPI's plausible range: most often a scale slip (0.76 for 76 %)."""
     OUT_OF_RANGE = "out_of_range"
     """A number or date beyond what the server can represent exactly (too many digits, a year outside 1–9999)."""
+    DOES_NOT_RECONCILE = "does_not_reconcile"
+    """The groups of a cut of an additive KPI do not add up to its total: a defect, never returned as a result."""
 
 
 class ErrorDetail(BaseModel):

@@ -139,10 +139,11 @@ def bind_input(
         value, status = trusted.value, trusted.status
         period, as_of, value_currency = trusted.period, trusted.as_of, trusted.currency
     else:
-        given_kpi = argument.kpi or spec.kpi
+        argument_kpi = canonical_kpi_id(binder.catalog, argument.kpi)
+        given_kpi = argument_kpi or spec.kpi
         # A value claimed for another KPI carries that KPI's rules, not the ones this input needs.
-        claimed = catalog.get(argument.kpi) if argument.kpi is not None else None
-        own_default = argument.kpi == spec.kpi and argument.variant is None
+        claimed = catalog.get(argument_kpi) if argument_kpi is not None else None
+        own_default = argument_kpi == spec.kpi and argument.variant is None
         base = needed if claimed is None or own_default else claimed.binding_for(argument.variant)
         given_binding = merge_binding(base, argument.binding, field)
         value, status = claim_decimal(argument, field, value_field=value_field), ValueStatus.ASSERTED
@@ -257,6 +258,8 @@ def read_figure(
         converted = value * factor
         notes.append(f"input {name}: given as {value} ({stated.value}), read as {_shown(converted, needed)}")
         value = converted
+    if plausible is not None and plausible.below_definitional_min(value):
+        raise _below_definition(value, plausible, needed, name, currency)
     if plausible is None or plausible.contains(value):
         return value, tuple(notes)
     shown = _shown(value, needed, currency)
@@ -283,6 +286,30 @@ def read_figure(
             'add "confirm": true to the input.'
         )
     raise KpiError(ErrorCode.IMPLAUSIBLE_VALUE, message, field=field, details=details)
+
+
+def _below_definition(
+    value: Decimal, plausible: PlausibleRange, needed: Unit, name: str, currency: str | None
+) -> KpiError:
+    """A value under a minimum the definition sets (a movement entered with a minus sign): never kept."""
+    assert plausible.min is not None  # guaranteed by the model when the minimum is set by definition
+    shown = _shown(value, needed, currency)
+    floor = _shown(plausible.min, needed, currency)
+    why = f" {plausible.note}" if plausible.note else ""
+    return KpiError(
+        ErrorCode.INVALID_ARGUMENT,
+        f"input {name!r}: {shown} is below {floor}, the least value its definition allows, and is refused even when "
+        f"confirmed.{why}",
+        field=f"inputs.{name}",
+        details={"input": name, "given": str(value), "minimum": str(plausible.min), "unit": needed.value},
+    )
+
+
+def canonical_kpi_id(catalog: Catalog, kpi_id: str | None) -> str | None:
+    """The id a claim's KPI goes by now: an id merged into another KPI (a former duplicate) names that KPI."""
+    if kpi_id is None or kpi_id in catalog.kpis:
+        return kpi_id
+    return next((kpi.id for kpi in catalog if kpi_id in kpi.merged_ids), kpi_id)
 
 
 def _check_when(

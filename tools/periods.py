@@ -5,6 +5,7 @@ from __future__ import annotations
 import calendar
 import re
 from datetime import date, timedelta
+from enum import StrEnum
 from typing import Self
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
@@ -142,3 +143,61 @@ def months_before(day: date, months: int, *, field: str = "period") -> date:
     last = calendar.monthrange(year, month + 1)[1]
     at_month_end = day.day == calendar.monthrange(day.year, day.month)[1]
     return date(year, month + 1, last if at_month_end else min(day.day, last))
+
+
+class Every(StrEnum):
+    """The step of a series: calendar months, quarters or years."""
+
+    MONTH = "month"
+    QUARTER = "quarter"
+    YEAR = "year"
+
+    @property
+    def months(self) -> int:
+        match self:
+            case Every.MONTH:
+                return 1
+            case Every.QUARTER:
+                return 3
+            case Every.YEAR:
+                return 12
+
+
+MAX_SERIES_POINTS = 60
+"""Points a series may have: five years by month; a longer run is asked for with a longer step."""
+
+
+def periods_between(start: Period, end: Period, every: Every) -> list[Period]:
+    """The calendar months, quarters or years from the one holding `start`'s first day to the one holding `end`'s last.
+
+    Refused (`invalid_argument`, field `end`) when `end` closes before `start` opens, and (`out_of_range`,
+    field `end`) beyond MAX_SERIES_POINTS points.
+    """
+    if end.end < start.start:
+        raise KpiError(
+            ErrorCode.INVALID_ARGUMENT,
+            f"end ({end.label()}) is before start ({start.label()}); give the earlier period as `start`",
+            field="end",
+        )
+    step = every.months
+    first = (start.start.year * 12 + start.start.month - 1) // step
+    last = (end.end.year * 12 + end.end.month - 1) // step
+    count = last - first + 1
+    if count > MAX_SERIES_POINTS:
+        raise KpiError(
+            ErrorCode.OUT_OF_RANGE,
+            f"{start.label()} to {end.label()} by {every.value} is {count} points; a series has at most "
+            f"{MAX_SERIES_POINTS}: give a later `start`, an earlier `end`, or a longer step (`every`)",
+            field="end",
+            details={"points": count, "limit": MAX_SERIES_POINTS},
+        )
+    periods = []
+    for index in range(first, last + 1):
+        opens, closes = index * step, index * step + step - 1
+        periods.append(
+            Period(
+                start=calendar_date(opens // 12, opens % 12 + 1, 1, field="start"),
+                end=_month_end(closes // 12, closes % 12 + 1, field="end"),
+            )
+        )
+    return periods

@@ -17,7 +17,7 @@ from collections.abc import Mapping
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-_DERIVED = ("signature", "value_id")
+_DERIVED = ("signature", "value_id", "series_id", "pack_id")
 """Provenance fields computed from the payload itself."""
 
 

@@ -22,6 +22,7 @@ from kpi_context.ontology.binding import (
     GrainLevel,
     Population,
     RecurringInclusion,
+    Segment,
     TimeBasis,
     Unit,
     ValueBasis,
@@ -116,8 +117,31 @@ class LedgerTrace(BaseModel):
     )
 
 
-class BoundValue(BaseModel):
-    """A number bound to the rules that produced it. Quote `label` verbatim in narratives."""
+class LedgerCounts(BaseModel):
+    """A ledger's row counts, stated once for the many values of a series or a board pack."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    dataset: str
+    rows_read: int
+    rows_used: int
+    rows_rejected: int
+
+    @classmethod
+    def of(cls, trace: LedgerTrace) -> LedgerCounts:
+        return cls(
+            dataset=trace.dataset,
+            rows_read=trace.rows_read,
+            rows_used=trace.rows_used,
+            rows_rejected=trace.rows_rejected,
+        )
+
+
+class GroupValue(BaseModel):
+    """A number bound to the rules that produced it. Quote `label` verbatim in narratives.
+
+    Also the shape of one group of a segment cut (`BoundValue.groups`): a whole bound value of its own.
+    """
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
@@ -150,6 +174,15 @@ class BoundValue(BaseModel):
     )
 
 
+class BoundValue(GroupValue):
+    """A number bound to the rules that produced it. Quote `label` verbatim in narratives."""
+
+    groups: list[GroupValue] = Field(
+        default_factory=list,
+        description="With group_by: one bound value per member (sum to this total for additive KPIs).",
+    )
+
+
 # --- what callers send back -------------------------------------------------------
 
 
@@ -159,6 +192,9 @@ class GrainClaim(BaseModel):
     level: GrainLevel | None = None
     aggregation: Aggregation | None = None
     population: Population | None = None
+    segment: Segment | None = Field(
+        default=None, description="The segment member a cut value was computed over (with level 'segment')."
+    )
 
 
 class BindingClaim(BaseModel):
@@ -208,3 +244,4 @@ class ValueClaim(BaseModel):
     benchmark_position: dict[str, object] | None = None
     label: str | None = None
     rounding: str | None = None
+    groups: list[dict[str, object]] | None = None

@@ -12,7 +12,7 @@ from kpi_context.ontology.rules.content import (
 )
 from kpi_context.ontology.rules.cycles import NoComputedCycles
 from kpi_context.ontology.rules.expressions import ExpressionTypes
-from kpi_context.ontology.rules.identity import IdMatchesPath, UniqueIds
+from kpi_context.ontology.rules.identity import IdMatchesPath, MergedIdsDistinct, UniqueIds, UniqueLabels
 from kpi_context.ontology.rules.input_bindings import InputsCarryResultRules, InputsCoverResultWindow
 from kpi_context.ontology.rules.polarity import PolarityAndRangeDeclared
 from kpi_context.ontology.rules.references import ReferencesResolve
@@ -20,6 +20,8 @@ from kpi_context.ontology.rules.references import ReferencesResolve
 RULES: tuple[Rule, ...] = (
     UniqueIds(),
     IdMatchesPath(),
+    UniqueLabels(),
+    MergedIdsDistinct(),
     ReferencesResolve(),
     NoComputedCycles(),
     ExpressionTypes(),

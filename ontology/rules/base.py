@@ -51,6 +51,16 @@ class RuleContext:
     def is_known(self, kpi_id: str) -> bool:
         return kpi_id in self._by_id or kpi_id in self.unparsed_ids
 
+    def merged_into(self, kpi_id: str) -> str | None:
+        """The KPI a former id was merged into, if any."""
+        return next((e.definition.id for e in self.entries if kpi_id in e.definition.merged_ids), None)
+
+    def unknown_id_message(self, kpi_id: str) -> str:
+        merged = self.merged_into(kpi_id)
+        if merged is not None:
+            return f"{kpi_id!r} was merged into {merged}; refer to {merged}"
+        return f"unknown KPI id {kpi_id!r}"
+
 
 class Rule(Protocol):
     """A semantic check over the whole catalog; `name` is the stable code its issues carry."""

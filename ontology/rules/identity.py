@@ -1,4 +1,4 @@
-"""Each id is defined once, in the file its id names."""
+"""Each id is defined once, in the file its id names; each label and each merged id names one KPI."""
 
 from __future__ import annotations
 
@@ -45,4 +45,50 @@ class IdMatchesPath:
                         message=f"id {entry.definition.id!r} must be defined in {expected}, not {entry.path}",
                     )
                 )
+        return issues
+
+
+class UniqueLabels:
+    """No two KPIs share a label: a model that reads a label must know which KPI it names."""
+
+    name: ClassVar[str] = "unique_labels"
+
+    def check(self, context: RuleContext) -> list[LoadIssue]:
+        issues = []
+        first: dict[str, str] = {}
+        for entry in context.by_id.values():
+            key = entry.definition.label.casefold()
+            if key in first:
+                issues.append(
+                    entry.issue(
+                        self.name,
+                        "label",
+                        message=f"label {entry.definition.label!r} is already the label of {first[key]}; "
+                        "give the look-alike a label that says how it differs",
+                    )
+                )
+            else:
+                first[key] = entry.definition.id
+        return issues
+
+
+class MergedIdsDistinct:
+    """A merged id stands for exactly one KPI and is no longer defined on its own."""
+
+    name: ClassVar[str] = "merged_ids"
+
+    def check(self, context: RuleContext) -> list[LoadIssue]:
+        issues = []
+        owner: dict[str, str] = {}
+        for entry in context.by_id.values():
+            for index, merged in enumerate(entry.definition.merged_ids):
+                problem = None
+                if context.is_known(merged):
+                    problem = f"{merged} is still defined as a KPI of its own; remove its file or this merge"
+                elif merged in owner:
+                    problem = f"{merged} is already merged into {owner[merged]}"
+                if problem:
+                    issues.append(entry.issue(self.name, "merged_ids", index, message=problem))
+                else:
+                    owner[merged] = entry.definition.id
         return issues

@@ -19,7 +19,7 @@ class ReferencesResolve:
             for field, ids in listed:
                 for index, kpi_id in enumerate(ids):
                     if not context.is_known(kpi_id):
-                        issues.append(entry.issue(self.name, field, index, message=f"unknown KPI id {kpi_id!r}"))
+                        issues.append(entry.issue(self.name, field, index, message=context.unknown_id_message(kpi_id)))
                     elif kpi_id == definition.id:
                         issues.append(
                             entry.issue(
@@ -40,7 +40,7 @@ class ReferencesResolve:
                                 "inputs",
                                 index,
                                 "kpi",
-                                message=f"input {item.name!r} reads unknown KPI id {item.kpi!r}",
+                                message=f"input {item.name!r} reads {context.unknown_id_message(item.kpi)}",
                             )
                         )
         return issues

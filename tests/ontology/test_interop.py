@@ -403,3 +403,86 @@ def test_file_sources_that_are_missing_a_directory_or_too_large_are_refused(tmp_
         codes.append(caught.value.code)
 
     assert codes == [ImportErrorCode.NOT_FOUND, ImportErrorCode.UNREADABLE, ImportErrorCode.TOO_LARGE]
+
+
+# --- merged ids stay exportable and importable ---------------------------------------------------
+
+
+def _with_merged_margin(fixture_catalog):
+    fixture_catalog.edit("kpis/sales/gross_margin.json", lambda d: d.update(merged_ids=["finance.gross_margin_pct"]))
+    return load_catalog(fixture_catalog.root)
+
+
+def test_a_merged_id_is_exported_in_the_index_and_in_its_own_domain(fixture_catalog):
+    catalog = _with_merged_margin(fixture_catalog)
+
+    index = export_catalog(catalog, PublicFormat.INDEX, version="0.3.0", released_at=date(2026, 10, 1))
+    finance = export_catalog(
+        catalog, PublicFormat.DOMAIN_LIST, version="0.3.0", released_at=date(2026, 10, 1), domain=Domain.FINANCE
+    )
+
+    assert isinstance(index, dict) and isinstance(finance, list)
+    ids = [k["rogueId"] for k in index["kpis"]]
+    assert "finance.gross_margin_pct" in ids and "sales.gross_margin" in ids
+    assert [k["rogueId"] for k in finance] == ["finance.gross_margin_pct", "finance.total_sm"]
+    assert (finance[0]["slug"], finance[0]["domain"], finance[0]["defaultLabel"]) == (
+        "gross_margin_pct",
+        "finance",
+        "Gross Margin",
+    )
+    assert parse_public_document(index, origin="export with a merged id").issues == ()
+
+
+def test_a_merged_id_can_be_exported_as_a_single_kpi_envelope(fixture_catalog):
+    catalog = _with_merged_margin(fixture_catalog)
+
+    document = export_catalog(
+        catalog,
+        PublicFormat.KPI_ENVELOPE,
+        version="0.3.0",
+        released_at=date(2026, 10, 1),
+        kpi_id="finance.gross_margin_pct",
+    )
+
+    assert isinstance(document, dict)
+    assert document["kpi"]["rogueId"] == "finance.gross_margin_pct"
+    assert document["kpi"]["formula"] == catalog.kpis["sales.gross_margin"].formula
+
+
+def test_an_imported_kpi_under_a_merged_id_overlaps_the_kpi_it_was_merged_into(fixture_catalog):
+    catalog = _with_merged_margin(fixture_catalog)
+    theirs = public_kpi(rogueId="finance.gross_margin_pct", slug="gross_margin_pct", domain="finance")
+    source = parse_public_document(index_with(theirs), origin="public margin")
+
+    found = compare_overlaps(source, catalog)
+
+    assert [o.kpi_id for o in found] == ["finance.gross_margin_pct"]
+    assert "rogueId" not in found[0].differing_fields
+
+
+def test_to_public_refuses_an_id_the_kpi_does_not_answer_to(fixture_catalog):
+    margin = load_catalog(fixture_catalog.root).kpis["sales.gross_margin"]
+
+    with pytest.raises(ExportError) as caught:
+        to_public(margin, as_id="finance.gross_margin_pct")
+
+    assert (caught.value.code, caught.value.field) == ("not_found", "kpi")
+
+
+def test_a_benchmark_measured_under_a_variant_is_not_exported_as_the_default_rules(fixture_catalog):
+    def measure_a_variant(document):
+        document["variants"] = [
+            {
+                "id": "subscription",
+                "label": "subscription only",
+                "description": "Subscription revenue and its cost only.",
+                "binding": {**document["binding"], "recurring_inclusion": "recurring_only"},
+            }
+        ]
+        document["benchmark"]["variant"] = "subscription"
+
+    fixture_catalog.edit("kpis/sales/gross_margin.json", measure_a_variant)
+    margin = load_catalog(fixture_catalog.root).kpis["sales.gross_margin"]
+
+    # The public format has no field for the variant, so writing the quartiles would attach them to the default.
+    assert to_public(margin).benchmark is None

@@ -1,4 +1,4 @@
-"""Rules `unique_ids` and `id_matches_path`: each id is defined once, in the file its id names."""
+"""Rules `unique_ids`, `id_matches_path`, `unique_labels` and `merged_ids`: one definition per id and per label."""
 
 from __future__ import annotations
 
@@ -43,3 +43,51 @@ def test_a_definition_stored_under_the_wrong_path_is_rejected_at_its_id(fixture_
 
 def test_the_expected_path_of_an_id_is_its_domain_folder_and_slug_file():
     assert expected_path("customers.acv_trend_pct") == "kpis/customers/acv_trend_pct.json"
+
+
+def test_two_kpis_with_one_label_are_reported_at_the_second(fixture_catalog):
+    fixture_catalog.edit("kpis/sales/cac.json", lambda d: d.update(label="gross margin"))
+
+    outcome = fixture_catalog.check()
+
+    # sales.cac sorts before sales.gross_margin, so the margin is the repeat; case does not make labels differ.
+    issue = outcome.only("unique_labels")
+    assert (issue.file, issue.pointer) == ("kpis/sales/gross_margin.json", "/label")
+    assert "sales.cac" in issue.message
+    assert outcome.report.catalog is None
+
+
+def test_a_merged_id_that_is_still_defined_is_reported(fixture_catalog):
+    fixture_catalog.edit("kpis/sales/gross_margin.json", lambda d: d.update(merged_ids=["sales.cac"]))
+
+    issue = fixture_catalog.check().only("merged_ids")
+
+    assert (issue.file, issue.pointer) == ("kpis/sales/gross_margin.json", "/merged_ids/0")
+    assert "still defined" in issue.message
+
+
+def test_an_id_merged_into_two_kpis_is_reported_at_the_second(fixture_catalog):
+    for path in ("kpis/sales/cac.json", "kpis/sales/gross_margin.json"):
+        fixture_catalog.edit(path, lambda d: d.update(merged_ids=["finance.gross_margin_pct"]))
+
+    issue = fixture_catalog.check().only("merged_ids")
+
+    assert (issue.file, issue.pointer) == ("kpis/sales/gross_margin.json", "/merged_ids/0")
+    assert "already merged into sales.cac" in issue.message
+
+
+def test_a_reference_to_a_merged_id_names_the_kpi_to_use_instead(fixture_catalog):
+    fixture_catalog.edit("kpis/sales/gross_margin.json", lambda d: d.update(merged_ids=["finance.gross_margin_pct"]))
+    fixture_catalog.edit("kpis/sales/cac.json", lambda d: d["related_kpi_ids"].append("finance.gross_margin_pct"))
+
+    issue = fixture_catalog.check().only("references_resolve")
+
+    assert "merged into sales.gross_margin" in issue.message
+
+
+def test_a_clean_fixture_with_a_merged_id_loads(fixture_catalog):
+    fixture_catalog.edit("kpis/sales/gross_margin.json", lambda d: d.update(merged_ids=["finance.gross_margin_pct"]))
+
+    outcome = fixture_catalog.check()
+
+    assert outcome.rendered() == []

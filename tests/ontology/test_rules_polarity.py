@@ -177,3 +177,17 @@ def test_an_input_that_reads_a_kpi_cannot_carry_a_range_of_its_own(fixture_catal
 
     assert (issue.file, issue.pointer) == (PAYBACK, f"/expression/inputs/{MARGIN_INPUT}/plausible_range")
     assert "sales.gross_margin" in issue.message
+
+
+def test_a_minimum_set_by_definition_needs_a_minimum(fixture_catalog):
+    fixture_catalog.edit(MARGIN, lambda d: d["plausible_range"].update(min=None, min_by_definition=True))
+
+    outcome = fixture_catalog.check()
+
+    assert (MARGIN, "/plausible_range") in outcome.findings("model")
+
+
+def test_a_minimum_set_by_definition_is_a_valid_part_of_a_range(fixture_catalog):
+    fixture_catalog.edit(MARGIN, lambda d: d["plausible_range"].update(min_by_definition=True))
+
+    assert fixture_catalog.check().rendered() == []

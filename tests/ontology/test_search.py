@@ -506,3 +506,23 @@ def test_search_over_a_prebuilt_index_of_two_hundred_kpis_is_fast():
         index.search(query)
     per_query = (time.perf_counter() - start) / 20
     assert per_query < 0.05
+
+
+def test_an_id_merged_into_a_kpi_resolves_to_it_and_is_reported_as_an_id_match():
+    revenue = KpiDefinition.model_validate(
+        {
+            **make_kpi("finance.total_revenue", "Total Revenue", description="Recognized revenue.").model_dump(),
+            "merged_ids": ["sales.total_revenue"],
+        }
+    )
+    merged_index = SearchIndex([revenue])
+
+    found = merged_index.resolve("Sales.Total_Revenue")
+    result = merged_index.search("sales.total_revenue")
+
+    assert found is not None and found.id == "finance.total_revenue"
+    assert (result.resolved_id, result.hits[0].matched_on, result.hits[0].matched_text) == (
+        "finance.total_revenue",
+        MatchField.ID,
+        "sales.total_revenue",
+    )

@@ -6,6 +6,7 @@ suite; this one tries 1,500 sets from a fixed seed in about ten seconds, through
 
 from __future__ import annotations
 
+import json
 import math
 import random
 from typing import Any
@@ -13,9 +14,22 @@ from typing import Any
 import pytest
 from mcp.types import CallToolResult, TextContent
 
-from bench.fuzz import Case, Generator, Tally, classify, generate, run_cases, seed_values
+from bench.fuzz import (
+    LEDGER_FORMATS,
+    Case,
+    Generator,
+    Tally,
+    check_ledgers,
+    classify,
+    generate,
+    generated_ledgers,
+    judge_ledger,
+    run_cases,
+    seed_values,
+)
 from kpi_context.ontology.catalog import Catalog
 from kpi_context.ontology.loader import load_catalog
+from tests.support.ledgers import line
 from tests.support.servers import memory_client
 
 SEED = 8
@@ -113,3 +127,72 @@ def test_counts_are_known_with_whether_they_may_be_negative(catalog: Catalog) ->
     # New customers signed is a total: never negative. A headcount change may fall below zero.
     assert generator.counts[("sales.avg_contract_value", "new_customers_signed")] is False
     assert generator.counts[("hr.headcount_change", "hr.headcount_change")] is True
+
+
+# --- the ledger validator against the README oracle, through the real server -------------------------
+
+
+async def test_generated_ledgers_get_the_oracle_s_verdict_from_the_server_in_every_format(catalog: Catalog) -> None:
+    tally = await check_ledgers(catalog, SEED, 12)
+    assert tally.ledgers == 12 * len(LEDGER_FORMATS)
+    assert tally.disagreements == 0, tally.examples
+    assert not tally.unjudged, tally.examples
+    # Both verdicts occur, and so does the refusal of a ledger with no usable row.
+    assert 0 < tally.rejected < tally.rows
+    assert tally.unusable > 0
+
+
+def test_generated_ledgers_are_small_enough_for_every_verdict_to_be_listed() -> None:
+    ledgers = generated_ledgers(SEED, 200)
+    assert {len(rows) for rows in ledgers} == {1, 2, 3, 4, 5}
+    assert ledgers == generated_ledgers(SEED, 200)
+
+
+def trace(rows_read: int, rows_used: int, rejections: list[dict[str, object]]) -> CallToolResult:
+    ledger = {
+        "rows_read": rows_read,
+        "rows_used": rows_used,
+        "rows_rejected": len(rejections),
+        "rejections": rejections,
+    }
+    return CallToolResult(content=[TextContent(type="text", text="{}")], structured_content={"ledger": ledger})
+
+
+def test_a_verdict_the_oracle_disagrees_with_is_counted() -> None:
+    good, bad = line(), line(end_date="infinity")
+    assert judge_ledger([good, bad], trace(2, 1, [{"row": 2, "reason": "end_date 'infinity' is not a date"}])) == (
+        [],
+        1,
+        None,
+    )
+    # The bad row used: the verdict differs.
+    found, _, _ = judge_ledger([good, bad], trace(2, 2, []))
+    assert len(found) == 1 and found[0].startswith("row 2: oracle ['end_date'], validator 'usable'")
+    # Rejected, but for another column: the reason omits the faulted one.
+    found, _, _ = judge_ledger([good, bad], trace(2, 1, [{"row": 2, "reason": "amount 'x' is not a decimal"}]))
+    assert len(found) == 1 and "not all named" in found[0]
+    # The good row rejected: the verdict differs.
+    found, _, _ = judge_ledger([good], trace(1, 0, [{"row": 1, "reason": "amount"}]))
+    assert len(found) == 1
+
+
+def test_counts_that_do_not_reconcile_are_a_disagreement() -> None:
+    good = line()
+    found, _, _ = judge_ledger([good, good], trace(3, 2, []))
+    assert len(found) == 1 and found[0].startswith("counts:")
+
+
+def test_a_ledger_refused_without_a_verdict_is_unjudged_and_one_with_no_usable_row_is_judged() -> None:
+    refusal = '{"error": {"code": "out_of_range", "message": "m"}}'
+    assert judge_ledger([line()], answer(refusal)) == ([], 0, "out_of_range")
+    bad = line(currency="usd")
+    unusable = json.dumps(
+        {
+            "error": {
+                "code": "ledger_invalid",
+                "message": "no usable row",
+                "details": {"rows_read": 1, "rejections": [{"row": 1, "reason": "currency 'usd' is not an ISO code"}]},
+            }
+        }
+    )
+    assert judge_ledger([bad], answer(unusable)) == ([], 1, None)

@@ -144,3 +144,15 @@ def test_a_nullable_enum_still_refuses_a_value_outside_it() -> None:
         assert not original.is_valid(instance)
         assert not lean.is_valid(instance)
     assert lean.is_valid({"domain": "sales"}) and lean.is_valid({})
+
+
+def test_a_property_named_title_is_kept_while_generated_titles_go() -> None:
+    class Chart(BaseModel):
+        title: str
+        note: str | None = None
+
+    lean = lean_schema(Chart.model_json_schema())
+    # "title" as a property name is data the client must accept; "title" as a keyword is only a label.
+    assert set(lean["properties"]) == {"title", "note"}
+    assert "title" not in lean["properties"]["title"] and "title" not in lean
+    assert lean["required"] == ["title"]

@@ -265,9 +265,24 @@ async def acv_q2_against_acv_q3_is_a_trend(client: Client) -> None:
 
 @scenario
 async def acv_against_its_benchmark_median(client: Client) -> None:
-    # Benchmark median 62,000 (catalog); a 50,000 ACV is 12,000 below it.
-    q2 = await acv(client, 1_000_000, 20, "2026-Q2")
-    result = await ok(client, "compare_metrics", {"left": q2, "right": {"benchmark": "median"}})
+    # Since catalog 1.2.0 the KBCM ACV quartiles (25,000 / 62,000 / 100,000 USD) belong to the median_per_account
+    # variant of blended ACV. A median account worth 50,000 of live ARR at the Q2 close is 12,000 below the median.
+    median = await ok(
+        client,
+        "compute_kpi",
+        {
+            "kpi": "customers.avg_contract_value",
+            "variant": "median_per_account",
+            "inputs": {"median_account_arr": 50_000},
+            "as_of": "2026-06-30",
+            "currency": "USD",
+        },
+    )
+    assert median["variant"] == "median_per_account"
+    assert Decimal(median["value"]) == Decimal("50000")
+    # 25,000 < 50,000 < 62,000: between p25 and the median.
+    assert median["benchmark_position"]["band"] == "p25_to_median"
+    result = await ok(client, "compare_metrics", {"left": median, "right": {"benchmark": "median"}})
     assert result["kind"] == "benchmark"
     assert Decimal(result["right"]["value"]) == Decimal("62000")
     assert Decimal(result["difference"]) == Decimal("-12000")

@@ -30,7 +30,15 @@ def models(catalog: Catalog) -> dict[str, type[BaseModel]]:
 
 
 def test_each_tool_has_its_argument_model(models: dict[str, type[BaseModel]]) -> None:
-    assert set(models) == {"lookup_kpi", "compute_kpi", "compare_metrics"}
+    assert set(models) == {
+        "lookup_kpi",
+        "compute_kpi",
+        "compare_metrics",
+        "kpi_series",
+        "board_pack",
+        "check_narrative",
+        "render_chart",
+    }
 
 
 @pytest.mark.parametrize(

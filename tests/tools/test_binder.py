@@ -15,10 +15,14 @@ from kpi_context.tools.binder import Draft, benchmark_position, governed_label, 
 from kpi_context.tools.context import ToolContext
 from kpi_context.tools.periods import Period
 from kpi_context.tools.signing import canonical
-from kpi_context.tools.values import BenchmarkBand, ValueStatus
+from kpi_context.tools.values import BenchmarkBand, BoundValue, ValueStatus
 
 Q3 = Period(start=date(2026, 7, 1), end=date(2026, 9, 30))
 YEAR = Period(start=date(2026, 1, 1), end=date(2026, 12, 31))
+# The variant of customers.avg_contract_value that carries the KBCM ACV quartiles since catalog 1.2.0.
+MEDIAN_PER_ACCOUNT = "median_per_account"
+# source_name of the KBCM/Sapphire benchmarks (ACV, logo churn) in the catalog files.
+KBCM = "KBCM/Sapphire SaaS Survey 2024 (15th Annual)"
 
 
 @pytest.fixture(scope="module")
@@ -162,15 +166,68 @@ def test_a_catalog_kpi_where_lower_is_better_reads_low_churn_as_top_quartile(cat
     position, _ = benchmark_position(churn.benchmark, Decimal("4"), churn.binding, None, None)
     assert position is not None
     assert position.band is BenchmarkBand.BELOW_P25
+    # The 1.2.0 catalog marks this KBCM/Sapphire survey benchmark "unverified", so the reading ends by
+    # naming the source its figures could not be checked against (its source_name in the catalog).
+    assert churn.benchmark.unverified
     assert position.reading == (
         "below the 25th percentile: top quartile of peers (higher is worse); p25 5% · median 13% · p75 20%"
+        f"; figures not verified against {KBCM}"
     )
+
+
+def median_acv(ctx: ToolContext, value: str, currency: str = "USD", binding: Binding | None = None) -> BoundValue:
+    """Blended ACV under its median_per_account variant (the median account's live ARR) at the Q3 close."""
+    return ctx.binder.bind(
+        Draft(
+            kpi=ctx.catalog.kpis["customers.avg_contract_value"],
+            variant_id=MEDIAN_PER_ACCOUNT,
+            value=Decimal(value),
+            status=ValueStatus.COMPUTED,
+            as_of=Q3.end,
+            currency=currency,
+            binding=binding,
+        )
+    )
+
+
+def test_the_acv_benchmark_sits_on_the_median_per_account_variant_only(ctx: ToolContext) -> None:
+    # Catalog 1.2.0 moved the KBCM ACV quartiles off the new-logo mean (sales.avg_contract_value) onto the
+    # median_per_account variant of customers.avg_contract_value.
+    new_logo = ctx.catalog.kpis["sales.avg_contract_value"]
+    blended = ctx.catalog.kpis["customers.avg_contract_value"]
+    assert new_logo.benchmark is None
+    assert blended.benchmark is not None and blended.benchmark.variant == MEDIAN_PER_ACCOUNT
+    # So a new-logo ACV, even exactly at the former median, is placed nowhere.
+    new_logo_value = ctx.binder.bind(
+        Draft(
+            kpi=new_logo,
+            variant_id=None,
+            value=Decimal("62000"),
+            status=ValueStatus.COMPUTED,
+            period=Q3,
+            currency="USD",
+        )
+    )
+    assert new_logo_value.benchmark_position is None
+    # Nor is the blended mean (the default rules): the benchmark measured a median, and the value says so.
+    mean = ctx.binder.bind(
+        Draft(
+            kpi=blended,
+            variant_id=None,
+            value=Decimal("62000"),
+            status=ValueStatus.COMPUTED,
+            as_of=Q3.end,
+            currency="USD",
+        )
+    )
+    assert mean.benchmark_position is None
+    assert mean.warnings == ["no benchmark position: the benchmark measures variant 'median_per_account', not this one"]
 
 
 @pytest.mark.parametrize(
     ("value", "band"),
     [
-        # New-logo ACV quartiles $25,000 / $62,000 / $100,000: each quartile itself is "at" it.
+        # Median-per-account ACV quartiles $25,000 / $62,000 / $100,000: each quartile itself is "at" it.
         ("25000", BenchmarkBand.AT_P25),
         ("62000", BenchmarkBand.AT_MEDIAN),
         ("100000", BenchmarkBand.AT_P75),
@@ -179,23 +236,20 @@ def test_a_catalog_kpi_where_lower_is_better_reads_low_churn_as_top_quartile(cat
 def test_a_value_equal_to_a_catalog_quartile_is_at_that_quartile(
     ctx: ToolContext, value: str, band: BenchmarkBand
 ) -> None:
-    acv = ctx.catalog.kpis["sales.avg_contract_value"]
-    bound = ctx.binder.bind(
-        Draft(kpi=acv, variant_id=None, value=Decimal(value), status=ValueStatus.COMPUTED, period=Q3, currency="USD")
-    )
+    bound = median_acv(ctx, value)
     assert bound.benchmark_position is not None
     assert bound.benchmark_position.band is band
 
 
 def test_a_value_at_the_median_reads_as_at_the_median(ctx: ToolContext) -> None:
-    acv = ctx.catalog.kpis["sales.avg_contract_value"]
-    bound = ctx.binder.bind(
-        Draft(kpi=acv, variant_id=None, value=Decimal("62000"), status=ValueStatus.COMPUTED, period=Q3, currency="USD")
-    )
+    bound = median_acv(ctx, "62000")
     assert bound.benchmark_position is not None
+    # A peer survey (kind peer_survey) marked unverified: "of peers", then the source it was not checked against.
     assert bound.benchmark_position.reading == (
         "at the median of peers (higher is better); p25 $25,000 · median $62,000 · p75 $100,000"
+        f"; figures not verified against {KBCM}"
     )
+    assert bound.benchmark_position.source == f"{KBCM} (2024)"
 
 
 def test_no_band_when_the_benchmark_measures_another_variant(catalog: Catalog) -> None:
@@ -221,11 +275,20 @@ def test_no_band_when_the_benchmark_unit_is_another_kind_of_number(catalog: Cata
 
 
 def test_no_band_for_a_dollar_benchmark_when_the_value_is_in_another_currency(catalog: Catalog) -> None:
-    acv = kpi(catalog, "sales.avg_contract_value")
-    assert acv.benchmark is not None
-    position, note = benchmark_position(acv.benchmark, Decimal("62000"), acv.binding, None, "EUR")
+    acv = kpi(catalog, "customers.avg_contract_value")
+    assert acv.benchmark is not None and acv.benchmark.unit == "$"
+    # Same variant and binding as the benchmark, so only the currency keeps the value from being placed.
+    median_rules = acv.binding_for(MEDIAN_PER_ACCOUNT)
+    position, note = benchmark_position(
+        acv.benchmark, Decimal("62000"), median_rules, MEDIAN_PER_ACCOUNT, "EUR", measured_under=median_rules
+    )
     assert position is None
-    assert note is not None and "USD" in note and "EUR" in note
+    assert note == "no benchmark position: the benchmark is in USD and this value is in EUR"
+    # The same figure in dollars is placed (at the median), so the refusal above is the currency's doing.
+    in_dollars, _ = benchmark_position(
+        acv.benchmark, Decimal("62000"), median_rules, MEDIAN_PER_ACCOUNT, "USD", measured_under=median_rules
+    )
+    assert in_dollars is not None and in_dollars.band is BenchmarkBand.AT_MEDIAN
 
 
 # --- binding a draft -------------------------------------------------------------------
@@ -247,11 +310,8 @@ def test_binding_rounds_the_value_and_attaches_the_catalog_binding(ctx: ToolCont
 
 
 def test_a_value_in_a_benchmarked_binding_gets_its_band(ctx: ToolContext) -> None:
-    acv = ctx.catalog.kpis["sales.avg_contract_value"]
-    value = ctx.binder.bind(
-        Draft(kpi=acv, variant_id=None, value=Decimal("50000"), status=ValueStatus.COMPUTED, period=Q3, currency="USD")
-    )
-    # Catalog quartiles 25,000 / 62,000 / 100,000: 50,000 lies between p25 and the median.
+    value = median_acv(ctx, "50000")
+    # Catalog quartiles 25,000 / 62,000 / 100,000 (median_per_account): 50,000 lies between p25 and the median.
     assert value.benchmark_position is not None
     assert value.benchmark_position.band is BenchmarkBand.P25_TO_MEDIAN
     assert value.warnings == []
@@ -324,25 +384,20 @@ def test_the_same_draft_binds_to_the_same_value_id_and_signature(ctx: ToolContex
 
 
 def test_no_band_when_the_applied_binding_differs_from_the_benchmarks_definition(ctx: ToolContext) -> None:
-    acv = ctx.catalog.kpis["sales.avg_contract_value"]
-    # The ledger engine binds new-logo ACV with committed usage included under the default variant id;
-    # the benchmark was measured on recurring-only ACV, so a band would compare unlike numbers.
-    with_usage: Binding = acv.binding.model_copy(
+    acv = ctx.catalog.kpis["customers.avg_contract_value"]
+    # A ledger computation with committed usage included, under the benchmark's own variant id; the benchmark
+    # was measured on recurring-only ARR per account, so a band would compare unlike numbers.
+    with_usage: Binding = acv.binding_for(MEDIAN_PER_ACCOUNT).model_copy(
         update={"recurring_inclusion": RecurringInclusion.RECURRING_PLUS_COMMITTED_USAGE}
     )
-    value = ctx.binder.bind(
-        Draft(
-            kpi=acv,
-            variant_id=None,
-            value=Decimal("62000"),
-            status=ValueStatus.COMPUTED,
-            period=Q3,
-            currency="USD",
-            binding=with_usage,
-        )
-    )
+    value = median_acv(ctx, "62000", binding=with_usage)
     assert value.binding == with_usage
     assert value.benchmark_position is None
+    assert value.warnings == [
+        "no benchmark position: this value's rules differ from the benchmark's on recurring_inclusion"
+    ]
+    # Under the variant's own rules the same figure is placed, so only the differing axis withholds the band.
+    assert median_acv(ctx, "62000").benchmark_position is not None
 
 
 # --- figures the caller gave, rounding and ledger options ------------------------------------

@@ -57,6 +57,25 @@ def acv(
     return as_claim(value)
 
 
+# Since catalog 1.2.0 the KBCM ACV quartiles (25,000 / 62,000 / 100,000 USD) sit on this variant of blended ACV,
+# not on the new-logo ACV above.
+MEDIAN_PER_ACCOUNT = "median_per_account"
+Q3_CLOSE = date(2026, 9, 30)
+
+
+def median_acv(ctx: ToolContext, median_account_arr: int, currency: str = "USD") -> ValueClaim:
+    """Blended ACV, median_per_account variant: the live ARR of the median active account at the Q3 close."""
+    value = compute_from_inputs(
+        ctx,
+        "customers.avg_contract_value",
+        {"median_account_arr": median_account_arr},
+        variant=MEDIAN_PER_ACCOUNT,
+        as_of=Q3_CLOSE,
+        currency=currency,
+    )
+    return as_claim(value)
+
+
 def arr(ctx: ToolContext, amount: int, as_of: date) -> ValueClaim:
     return as_claim(compute_from_inputs(ctx, "sales.arr", {"sales.arr": amount}, as_of=as_of, currency="USD"))
 
@@ -196,18 +215,19 @@ def test_an_asserted_side_is_compared_and_noted(ctx: ToolContext) -> None:
 @pytest.mark.parametrize(
     ("quartile", "difference", "ratio", "percent", "direction"),
     [
-        # Catalog quartiles 25,000 / 62,000 / 100,000 for new-logo ACV; the value is 62,000.
+        # Catalog quartiles 25,000 / 62,000 / 100,000 for median-per-account ACV; the value is 62,000.
         # p25: 62,000 − 25,000 = 37,000; 62,000 ÷ 25,000 = 2.48; 37,000 ÷ 25,000 = 148%.
         ("p25", "37000", "2.48", "148", Direction.BETTER),
+        # median: 62,000 − 62,000 = 0; ratio 1; 0%.
         ("median", "0", "1", "0", Direction.UNCHANGED),
-        # p75: 62,000 − 100,000 = −38,000; 0.62; −38%.
+        # p75: 62,000 − 100,000 = −38,000; 62,000 ÷ 100,000 = 0.62; −38,000 ÷ 100,000 = −38%.
         ("p75", "-38000", "0.62", "-38", Direction.WORSE),
     ],
 )
 def test_a_value_against_each_benchmark_quartile(
     ctx: ToolContext, quartile: str, difference: str, ratio: str, percent: str, direction: Direction
 ) -> None:
-    result = compared(ctx, acv(ctx, 1_240_000, 20, "2026-Q3"), BenchmarkRef.model_validate({"benchmark": quartile}))
+    result = compared(ctx, median_acv(ctx, 62_000), BenchmarkRef.model_validate({"benchmark": quartile}))
     assert result.kind is ComparisonKind.BENCHMARK
     assert result.baseline == "right"
     assert result.difference == Decimal(difference)
@@ -231,24 +251,29 @@ def test_lower_churn_than_the_benchmark_median_is_better(ctx: ToolContext) -> No
 
 
 def test_a_benchmark_in_dollars_refuses_a_value_in_euros(ctx: ToolContext) -> None:
-    refused = refusal(ctx, acv(ctx, 1_240_000, 20, "2026-Q3", currency="EUR"), BenchmarkRef(benchmark="median"))
+    # The median-per-account rules the benchmark measured, but in euros: the USD quartiles cannot place it.
+    refused = refusal(ctx, median_acv(ctx, 62_000, currency="EUR"), BenchmarkRef(benchmark="median"))
     assert [m.axis for m in refused.mismatches] == ["benchmark"]
     assert "EUR" in refused.mismatches[0].right
     assert not keys_anywhere(refused.model_dump(mode="json")) & FORBIDDEN
 
 
 def test_a_variant_the_benchmark_does_not_measure_is_refused(ctx: ToolContext) -> None:
-    first_year = compute_from_inputs(
+    # Blended ACV under its default rules, the mean: 6,200,000 ARR ÷ 100 accounts = 62,000, the benchmark's
+    # median figure, yet the quartiles describe the median account (median_per_account), not the mean.
+    mean = compute_from_inputs(
         ctx,
-        "sales.avg_contract_value",
-        {"first_year_new_business": 1_300_000, "new_customers_signed": 20},
-        variant="first_year",
-        period="2026-Q3",
+        "customers.avg_contract_value",
+        {"sales.arr": 6_200_000, "customers.total_customers": 100},
+        as_of=Q3_CLOSE,
         currency="USD",
     )
-    refused = refusal(ctx, as_claim(first_year), BenchmarkRef(benchmark="median"))
+    assert mean.value == Decimal("62000")
+    refused = refusal(ctx, as_claim(mean), BenchmarkRef(benchmark="median"))
     assert refused.right.variant == "benchmark"
     assert refused.right.value is None
+    assert [m.axis for m in refused.mismatches] == ["benchmark"]
+    assert f"'{MEDIAN_PER_ACCOUNT}'" in refused.mismatches[0].right
 
 
 def test_a_kpi_without_a_benchmark_is_refused(ctx: ToolContext) -> None:
@@ -256,23 +281,33 @@ def test_a_kpi_without_a_benchmark_is_refused(ctx: ToolContext) -> None:
     assert "no benchmark" in refused.message
 
 
+def test_new_logo_acv_has_no_benchmark_since_the_quartiles_moved(ctx: ToolContext) -> None:
+    # 1,240,000 ÷ 20 = 62,000 new-logo ACV: the KBCM median figure, but the catalog (1.2.0) puts those quartiles
+    # on median-per-account blended ACV, so the new-logo mean is refused rather than placed.
+    refused = refusal(ctx, acv(ctx, 1_240_000, 20, "2026-Q3"), BenchmarkRef(benchmark="median"))
+    assert "no benchmark" in refused.message
+    assert not keys_anywhere(refused.model_dump(mode="json")) & FORBIDDEN
+
+
 def test_a_value_bound_under_other_rules_than_the_benchmark_is_refused(ctx: ToolContext) -> None:
-    kpi = ctx.catalog.kpis["sales.avg_contract_value"]
-    # What the ledger engine signs for new-logo ACV computed with committed usage included.
+    kpi = ctx.catalog.kpis["customers.avg_contract_value"]
+    # What a ledger computation would sign for median-per-account ACV with committed usage included.
     with_usage = ctx.binder.bind(
         Draft(
             kpi=kpi,
-            variant_id=None,
+            variant_id=MEDIAN_PER_ACCOUNT,
             value=Decimal("62000"),
             status=ValueStatus.COMPUTED,
-            period=Period(start=date(2026, 7, 1), end=date(2026, 9, 30)),
+            as_of=Q3_CLOSE,
             currency="USD",
-            binding=kpi.binding.model_copy(
+            binding=kpi.binding_for(MEDIAN_PER_ACCOUNT).model_copy(
                 update={"recurring_inclusion": RecurringInclusion.RECURRING_PLUS_COMMITTED_USAGE}
             ),
         )
     )
-    refusal(ctx, as_claim(with_usage), BenchmarkRef(benchmark="median"))
+    refused = refusal(ctx, as_claim(with_usage), BenchmarkRef(benchmark="median"))
+    assert [m.axis for m in refused.mismatches] == ["benchmark"]
+    assert "recurring_inclusion" in refused.mismatches[0].right
 
 
 # --- refused ------------------------------------------------------------------------------------

@@ -363,20 +363,20 @@ def test_gross_revenue_retention_excludes_expansion(ctx: ToolContext) -> None:
     assert value.value == Decimal("95")
 
 
-def test_gross_revenue_retention_is_capped_at_100_percent(ctx: ToolContext) -> None:
-    # A net credit on contraction (−500,000) would give (10,000,000 + 500,000 − 0) ÷ 10,000,000 = 1.05;
-    # the formula takes min(1.05, 1) = 1 → 100%. A negative downgrade is outside its plausible range
-    # (0 and up), so the caller states its unit and confirms it.
+def test_a_negative_downgrade_is_refused_even_when_confirmed(ctx: ToolContext) -> None:
+    # A downgrade entered as −500,000 would give (10,000,000 + 500,000 − 0) ÷ 10,000,000 = 105%, which a cap
+    # at 100% used to hide as a "top quartile" GRR. A movement is a positive amount by definition, so no
+    # confirmation admits a negative one.
     credit = ValueClaim(value=-500_000, unit=Unit.CURRENCY, confirm=True)
-    value = compute_from_inputs(
+    detail = refused(
         ctx,
         "customers.gross_revenue_retention",
         {"sales.starting_arr": 10_000_000, "sales.downgrades": credit, "sales.churn_arr": 0},
         period="2026",
         currency="USD",
     )
-    assert value.value == Decimal("100")
-    assert any("kept because the caller confirmed it" in w for w in value.warnings)
+    assert (detail.code, detail.field) == (ErrorCode.INVALID_ARGUMENT, "inputs.sales.downgrades")
+    assert detail.details["minimum"] == "0"
 
 
 def runway(ctx: ToolContext, cash: int, net_burn: int) -> BoundValue:
@@ -487,7 +487,7 @@ def test_the_last_quarter_of_the_calendar_is_computed(ctx: ToolContext) -> None:
 
 
 def test_a_result_too_large_to_round_exactly_is_out_of_range_not_a_crash(ctx: ToolContext) -> None:
-    # 10^12 ÷ 10^-25 × 100 = 10^39 %: a plausible revenue of a near-zero amount, and a result of 40 digits.
-    inputs = {"finance.gross_profit": 10**12, "finance.total_revenue": 1e-25}
-    error = refused(ctx, "finance.gross_margin_pct", inputs, period="2026-Q3", currency="USD")
+    # 10^12 ÷ 10^-25 × 100 = 10^39 %: a plausible EBITDA over a near-zero revenue, and a result of 40 digits.
+    inputs = {"finance.ebitda": 10**12, "finance.total_revenue": 1e-25}
+    error = refused(ctx, "finance.ebitda_margin", inputs, period="2026-Q3", currency="USD")
     assert (error.code, error.field) == (ErrorCode.OUT_OF_RANGE, "inputs")

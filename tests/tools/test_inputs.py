@@ -602,16 +602,32 @@ def test_an_outlier_without_both_its_unit_and_confirm_is_refused(ctx: ToolContex
 
 
 def test_an_implausible_amount_of_money_is_shown_in_the_computations_currency(ctx: ToolContext) -> None:
+    # Revenue's range starts at 0 as a plausibility check (not by definition), so a confirmation could keep it.
+    detail = refused(
+        ctx,
+        "sales.gross_margin",
+        {"finance.total_revenue": -500_000, "finance.total_cogs": 0},
+        period="2026-Q3",
+        currency="USD",
+    )
+    assert (detail.code, detail.field) == (ErrorCode.IMPLAUSIBLE_VALUE, "inputs.finance.total_revenue")
+    assert "None" not in detail.message
+    assert "-$500,000" in detail.message
+
+
+def test_a_negative_movement_is_refused_with_its_minimum_even_when_confirmed(ctx: ToolContext) -> None:
+    # sales.downgrades is a positive amount by definition: −500,000 is a sign slip, not an outlier.
+    negative = claim(value=-500_000, unit="currency", confirm=True)
     detail = refused(
         ctx,
         "customers.gross_revenue_retention",
-        {"sales.starting_arr": 10_000_000, "sales.downgrades": -500_000, "sales.churn_arr": 0},
+        {"sales.starting_arr": 10_000_000, "sales.downgrades": negative, "sales.churn_arr": 0},
         period="2026",
         currency="USD",
     )
-    assert (detail.code, detail.field) == (ErrorCode.IMPLAUSIBLE_VALUE, "inputs.sales.downgrades")
-    assert "None" not in detail.message
-    assert "-$500,000" in detail.message
+    assert (detail.code, detail.field) == (ErrorCode.INVALID_ARGUMENT, "inputs.sales.downgrades")
+    assert "-$500,000 is below $0" in detail.message
+    assert detail.details == {"input": "sales.downgrades", "given": "-500000", "minimum": "0", "unit": "currency"}
 
 
 def test_a_stated_unit_that_cannot_convert_is_an_input_binding_mismatch(ctx: ToolContext) -> None:
@@ -727,13 +743,14 @@ def ebitda_margin(ctx: ToolContext, period: Period | str) -> BoundValue:
     )
 
 
-def test_rule_of_40_with_a_quarterly_ebitda_margin_is_refused(ctx: ToolContext) -> None:
+def test_rule_of_40_on_ebitda_with_a_quarterly_margin_is_refused(ctx: ToolContext) -> None:
     quarterly = ebitda_margin(ctx, "2026-Q3")
     assert quarterly.period == Q3
     detail = refused(
         ctx,
         "operations.rule_of_40",
         {"sales.growth_rate_yoy": 30, "finance.ebitda_margin": passed_back(quarterly)},
+        variant="ebitda_margin",
         period="2026-Q3",
         currency="USD",
     )
@@ -741,14 +758,16 @@ def test_rule_of_40_with_a_quarterly_ebitda_margin_is_refused(ctx: ToolContext) 
     assert "'finance.ebitda_margin'" in detail.message
 
 
-def test_rule_of_40_with_a_twelve_month_ebitda_margin_is_computed_for_the_window(ctx: ToolContext) -> None:
-    # EBITDA margin over the twelve months: 1,500,000 ÷ 10,000,000 = 15 %. Rule of 40 = 30 % growth + 15 % = 45.
+def test_rule_of_40_on_ebitda_with_a_twelve_month_margin_is_computed_for_the_window(ctx: ToolContext) -> None:
+    # EBITDA margin over the twelve months: 1,500,000 ÷ 10,000,000 = 15 %. Rule of 40 on EBITDA (the
+    # ebitda_margin variant since 1.2.0) = 30 % growth + 15 % = 45.
     yearly = ebitda_margin(ctx, WINDOW_TO_SEP_2026)
     assert yearly.value == Decimal(15)
     value = compute_from_inputs(
         ctx,
         "operations.rule_of_40",
         {"sales.growth_rate_yoy": 30, "finance.ebitda_margin": passed_back(yearly)},
+        variant="ebitda_margin",
         period="2026-Q3",
         currency="USD",
     )
@@ -841,9 +860,9 @@ def test_a_count_that_is_a_change_may_be_negative_but_not_fractional(ctx: ToolCo
 @pytest.mark.parametrize("text", ["١٠٠٠%", "٧٦%", "７６%", "76％", "1e2%"])
 def test_a_percent_string_with_non_ascii_digits_or_an_exponent_is_refused(ctx: ToolContext, text: str) -> None:
     with pytest.raises(KpiError) as info:
-        bind(ctx, "finance.gross_margin_pct", "finance.gross_profit", text)
+        bind(ctx, "sales.gross_margin", "finance.total_revenue", text)
     # The input's own place, not an internal copy: the caller passed the string at inputs.<name>.
-    assert (info.value.code, info.value.detail.field) == (ErrorCode.INVALID_ARGUMENT, "inputs.finance.gross_profit")
+    assert (info.value.code, info.value.detail.field) == (ErrorCode.INVALID_ARGUMENT, "inputs.finance.total_revenue")
 
 
 def test_a_decimal_string_with_non_ascii_digits_is_not_read_as_a_number(ctx: ToolContext) -> None:

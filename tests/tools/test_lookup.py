@@ -82,12 +82,18 @@ def test_a_card_states_rules_unit_formula_inputs_variants_and_benchmark(ctx: Too
         ("contract_value", "new-logo average, recurring plus one-time, TCV ÷ term"),
     ]
     assert card.ledger is True
-    assert card.benchmark is not None
-    assert card.benchmark.quartiles == "p25 $25,000 · median $62,000 · p75 $100,000"
-    assert card.benchmark.measured_under == "default"
+    # The KBCM ACV quartiles describe a median customer contract, so the new-logo mean carries no benchmark.
+    assert card.benchmark is None
     assert "customers.avg_contract_value" in card.must_pair_with
     assert card.pitfall == kpi.pitfalls[0]
     assert card.full is None
+
+
+def test_a_benchmark_card_names_the_variant_it_was_measured_under(ctx: ToolContext) -> None:
+    card = lookup_kpi(ctx, "customers.avg_contract_value").matches[0]
+    assert card.benchmark is not None
+    assert card.benchmark.quartiles == "p25 $25,000 · median $62,000 · p75 $100,000"
+    assert card.benchmark.measured_under == "median_per_account"
 
 
 def test_a_percent_card_states_its_scale_and_plausible_range(ctx: ToolContext) -> None:

@@ -8,7 +8,7 @@ import pytest
 from pydantic import ValidationError
 
 from kpi_context.tools.errors import ErrorCode, KpiError
-from kpi_context.tools.periods import Period, parse_period, shift_days
+from kpi_context.tools.periods import MAX_SERIES_POINTS, Every, Period, parse_period, periods_between, shift_days
 
 
 def period(start: str, end: str) -> Period:
@@ -214,3 +214,56 @@ def test_periods_written_with_non_ascii_digits_are_refused_not_read_as_years(tex
 def test_period_dates_written_with_non_ascii_digits_are_refused(start: str) -> None:
     with pytest.raises(ValidationError):
         Period.model_validate({"start": start, "end": "2026-09-30"})
+
+
+# --- series of periods ----------------------------------------------------------------------------
+
+
+def _labels(start: str, end: str, every: Every) -> list[str]:
+    return [p.label() for p in periods_between(parse_period(start), parse_period(end), every)]
+
+
+def test_quarters_between_two_quarters_include_both_ends():
+    assert _labels("2025-Q3", "2026-Q2", Every.QUARTER) == ["Q3 2025", "Q4 2025", "Q1 2026", "Q2 2026"]
+
+
+def test_months_between_two_quarters_run_from_the_first_month_to_the_last():
+    # 2026-Q1 opens on 1 January, 2026-Q2 closes on 30 June: six months.
+    months = periods_between(parse_period("2026-Q1"), parse_period("2026-Q2"), Every.MONTH)
+    assert [p.label() for p in months] == ["Jan 2026", "Feb 2026", "Mar 2026", "Apr 2026", "May 2026", "Jun 2026"]
+    # February 2026 has 28 days; each month is calendar-aligned.
+    assert months[1] == period("2026-02-01", "2026-02-28")
+
+
+def test_a_step_holding_the_start_or_the_end_is_included_whole():
+    # February 2025 lies in Q1 2025, November 2025 in Q4 2025: the quarters are whole, calendar-aligned.
+    assert _labels("2025-02", "2025-11", Every.QUARTER) == ["Q1 2025", "Q2 2025", "Q3 2025", "Q4 2025"]
+    assert _labels("2025-02", "2026-01", Every.YEAR) == ["2025", "2026"]
+
+
+def test_one_period_by_its_own_step_is_a_series_of_one():
+    assert _labels("2026-Q3", "2026-Q3", Every.QUARTER) == ["Q3 2026"]
+
+
+def test_an_end_before_the_start_is_refused_naming_end():
+    with pytest.raises(KpiError) as info:
+        periods_between(parse_period("2026-Q3"), parse_period("2026-Q1"), Every.QUARTER)
+    assert (info.value.code, info.value.detail.field) == (ErrorCode.INVALID_ARGUMENT, "end")
+
+
+def test_sixty_points_are_allowed_and_sixty_one_are_out_of_range():
+    # January 2021 to December 2025 is 5 × 12 = 60 months; to January 2026, 61.
+    assert (
+        len(periods_between(parse_period("2021-01"), parse_period("2025-12"), Every.MONTH)) == MAX_SERIES_POINTS == 60
+    )
+    with pytest.raises(KpiError) as info:
+        periods_between(parse_period("2021-01"), parse_period("2026-01"), Every.MONTH)
+    detail = info.value.detail
+    assert (detail.code, detail.field) == (ErrorCode.OUT_OF_RANGE, "end")
+    assert "at most 60" in detail.message and "longer step" in detail.message
+    assert detail.details == {"points": 61, "limit": 60}
+
+
+def test_the_same_range_by_quarter_fits_where_by_month_it_does_not():
+    # Sixty-one months are 21 quarters (2021-Q1 … 2026-Q1).
+    assert len(periods_between(parse_period("2021-01"), parse_period("2026-01"), Every.QUARTER)) == 21

@@ -61,6 +61,12 @@ MUST_BE_IN_THE_TABLE = (
     "customers.gross_revenue_retention",
     "customers.logo_churn_rate",
     "sales.net_new_arr",
+    "sales.quick_ratio",
+    "customers.gross_dollar_churn_rate",
+    "customers.net_dollar_churn_rate",
+    "customers.expansion_rate",
+    "customers.contraction_rate",
+    "customers.arpa",
 )
 
 PERIODS = ("2026-Q1", "2026-Q3", "2026-06")
@@ -493,6 +499,30 @@ def test_hand_made_grr_is_65_79_by_both_routes(registry):
     formula = compute_from_inputs(CTX, "customers.gross_revenue_retention", inputs, period="2026-Q3")
     assert ledger.value == Decimal("65.79")
     assert formula.value == Decimal("65.79")
+
+
+# The same window as dollar rates of the opening cohort's 38,000:
+#   gross dollar churn (5,000 + 8,000) ÷ 38,000 × 100 = 34.2105… → 34.21
+#   net dollar churn (5,000 + 8,000 − 2,000) ÷ 38,000 × 100 = 28.9473… → 28.95
+#   expansion 2,000 ÷ 38,000 × 100 = 5.2631… → 5.26; contraction 5,000 ÷ 38,000 × 100 = 13.1578… → 13.16
+@pytest.mark.parametrize(
+    ("kpi", "expected"),
+    [
+        ("customers.gross_dollar_churn_rate", Decimal("34.21")),
+        ("customers.net_dollar_churn_rate", Decimal("28.95")),
+        ("customers.expansion_rate", Decimal("5.26")),
+        ("customers.contraction_rate", Decimal("13.16")),
+    ],
+)
+def test_hand_made_dollar_rates_are_the_same_by_both_routes(registry, kpi, expected):
+    ledger = inline(kpi, RETENTION_ROWS, registry, period="2026-Q3")
+    parts = retention_inputs(registry)
+    expression = CATALOG.kpis[kpi].expression
+    assert expression is not None
+    inputs = {spec.name: claim(parts[spec.name]) for spec in expression.inputs}
+    formula = compute_from_inputs(CTX, kpi, inputs, period="2026-Q3")
+    assert ledger.value == formula.value == expected
+    assert ledger.period == formula.period == RETENTION_WINDOW
 
 
 def test_hand_made_logo_churn_is_33_33_by_both_routes(registry):

@@ -1,4 +1,6 @@
 """KPIs computed from a contract ledger on DuckDB, under governed options.
 
-Entry points for the server: `compute_from_ledger` and `DatasetRegistry.from_cli`.
+Entry points for the server: `compute_from_ledger` (a value, or one member with `where`),
+`compute_cuts_from_ledger` (`group_by`), `compute_series_from_ledger` (many periods in one pass),
+all in `engine`, and `DatasetRegistry.from_cli`.
 """

@@ -1,49 +1,53 @@
 """compute_kpi over a contract ledger: choose the rules, validate the rows, run the SQL, bind the result.
 
-The options a caller passes in `basis` (or the KPI's defaults) decide every rule that moves
-the number; they are applied in SQL, reported in the ledger trace, and the binding axes they
-touch are set on the value's binding. When those axes match a governed variant of the KPI the
-value carries that variant; when they match none it keeps its rules and says so in a warning,
-so it can only be compared with values computed the same way.
+The rules (`rules.py`) are applied in SQL and bound to the value; the trace (`trace.py`) says what
+contributed. Three entry points share one path: a value (optionally over one member of a dimension,
+`where`), a cut (`group_by`: the total and every member, in one statement), and a series (many
+periods, in one statement per measure). A single value is the one-point case of the series' statement.
 """
 
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
+from dataclasses import dataclass
 from datetime import date
-from decimal import ROUND_HALF_EVEN, Decimal
-from enum import StrEnum
 from typing import Any
 
 import duckdb
 
-from kpi_context.ontology.binding import Aggregation, Binding, TimeBasisKind, binding_differences
-from kpi_context.ontology.ledger_options import (
-    LEDGER_KPI_OPTIONS,
-    KpiOptions,
-    LedgerOptions,
-    OptionKey,
-    bound_binding,
-    catalog_defaults,
-    parse_option,
-)
-from kpi_context.ontology.model import DEFAULT_VARIANT_ID, KpiDefinition
+from kpi_context.ontology.binding import GrainLevel, Segment, SegmentAssignment
+from kpi_context.ontology.ledger_options import LedgerOptions
 from kpi_context.tools.binder import Draft
-from kpi_context.tools.claims import allowed_bindings, variant_id_of
 from kpi_context.tools.compute import resolve_when
 from kpi_context.tools.context import ToolContext
 from kpi_context.tools.errors import ErrorCode, KpiError
 from kpi_context.tools.inputs import When
-from kpi_context.tools.ledger import measures
-from kpi_context.tools.ledger.measures import Measured, Movement
+from kpi_context.tools.ledger import cuts
+from kpi_context.tools.ledger.cuts import LedgerCut
+from kpi_context.tools.ledger.frame import Cut, members_of
+from kpi_context.tools.ledger.measures import Measured
+from kpi_context.tools.ledger.rules import KPI_MEASURES, Rules, chosen_options, rules_for
+from kpi_context.tools.ledger.run import CHANGES, Groups, Measure, measure_at
 from kpi_context.tools.ledger.source import DatasetRegistry, ledger_source
 from kpi_context.tools.ledger.sql import priced_key, priced_sql
-from kpi_context.tools.ledger.validate import Validation, open_ledger
-from kpi_context.tools.periods import Period, months_before, shift_days
-from kpi_context.tools.resolve import resolve_kpi
-from kpi_context.tools.values import BoundValue, Component, LedgerTrace, ValueStatus
+from kpi_context.tools.ledger.trace import REJECTIONS_SHOWN, data_warnings, tidy, without_ids
+from kpi_context.tools.ledger.validate import DIMENSION_LENGTH, Validation, open_ledger
+from kpi_context.tools.ledger.valued import build_live_accounts, build_valued, valued_key
+from kpi_context.tools.periods import Period
+from kpi_context.tools.values import BoundValue, LedgerTrace, ValueStatus
+
+__all__ = [
+    "KPI_MEASURES",
+    "LedgerCut",
+    "Measure",
+    "Progress",
+    "chosen_options",
+    "compute_cuts_from_ledger",
+    "compute_from_ledger",
+    "compute_series_from_ledger",
+]
 
 Progress = Callable[[float, float | None, str], None]
 """(progress, total, message), as MCP progress notifications carry them."""
@@ -51,63 +55,58 @@ Progress = Callable[[float, float | None, str], None]
 _STEPS = 4.0
 
 
-class Measure(StrEnum):
-    ARR = "arr"
-    MRR = "mrr"
-    STARTING_ARR = "starting_arr"
-    NEW_BUSINESS = "new_business"
-    EXPANSION = "expansion"
-    CONTRACTION = "contraction"
-    CHURN = "churn"
-    REACTIVATION = "reactivation"
-    NET_NEW_ARR = "net_new_arr"
-    NRR = "nrr"
-    GRR = "grr"
-    ACTIVE_LOGOS = "active_logos"
-    NEW_LOGOS = "new_logos"
-    CHURNED_LOGOS = "churned_logos"
-    LOGO_CHURN_RATE = "logo_churn_rate"
-    NEW_LOGO_ACV = "new_logo_acv"
-    BOOKED_ACV = "booked_acv"
-    BLENDED_ACV = "blended_acv"
-    ACV_TREND = "acv_trend"
-    TOP_CONCENTRATION = "top_concentration"
+@dataclass(frozen=True)
+class _Ledger:
+    """A ledger open for one call: a cursor with views `lines`, `priced`, `valued` and `live_accounts`, and what
+    was read."""
+
+    con: duckdb.DuckDBPyConnection
+    name: str
+    checked: Validation
+    dimensions: tuple[str, ...]
 
 
-KPI_MEASURES: Mapping[str, Measure] = {
-    "sales.arr": Measure.ARR,
-    "sales.carr": Measure.ARR,
-    "sales.mrr": Measure.MRR,
-    "sales.starting_arr": Measure.STARTING_ARR,
-    "sales.new_business": Measure.NEW_BUSINESS,
-    "sales.expansion": Measure.EXPANSION,
-    "sales.downgrades": Measure.CONTRACTION,
-    "sales.churn_arr": Measure.CHURN,
-    "sales.reactivation": Measure.REACTIVATION,
-    "sales.net_new_arr": Measure.NET_NEW_ARR,
-    "customers.net_revenue_retention": Measure.NRR,
-    "customers.gross_revenue_retention": Measure.GRR,
-    "customers.total_customers": Measure.ACTIVE_LOGOS,
-    "sales.new_customers_added": Measure.NEW_LOGOS,
-    "customers.new_customers_added": Measure.NEW_LOGOS,
-    "customers.customers_churned": Measure.CHURNED_LOGOS,
-    "customers.logo_churn_rate": Measure.LOGO_CHURN_RATE,
-    "sales.avg_contract_value": Measure.NEW_LOGO_ACV,
-    "sales.booked_acv": Measure.BOOKED_ACV,
-    "customers.avg_contract_value": Measure.BLENDED_ACV,
-    "customers.acv_trend_pct": Measure.ACV_TREND,
-    "customers.top_customer_concentration": Measure.TOP_CONCENTRATION,
-}
-"""The KPIs a ledger computes; kept in step with the option table of `ontology.ledger_options`."""
+@contextmanager
+def _opened(
+    datasets: DatasetRegistry,
+    ledger: str | Mapping[str, Any],
+    currency: str | None,
+    options: LedgerOptions,
+    report: Callable[[float, str], None],
+) -> Iterator[_Ledger]:
+    source = ledger_source(ledger, datasets)
+    report(0, f"reading ledger {source.name!r}")
+    with _database_errors(), open_ledger(datasets.store, source, currency) as opened:
+        checked, con = opened.validation, opened.con
+        report(1, f"{checked.rows_used:,} of {checked.rows_read:,} rows valid; pricing and valuing lines")
+        # Priced lines and contract values depend on the file, the rates and the options only: kept with the
+        # dataset, they serve every KPI (and every date) computed under the same rules.
+        priced = opened.derive(
+            (opened.lines_key, priced_key(options)), functools.partial(_price, options, opened.lines)
+        )
+        valued = opened.derive(
+            (opened.lines_key, valued_key(options)), functools.partial(build_valued, options, priced)
+        )
+        accounts = opened.derive(
+            (opened.lines_key, valued_key(options), "live_accounts"), functools.partial(build_live_accounts, valued)
+        )
+        con.execute(f"CREATE TEMP VIEW lines AS SELECT * FROM {opened.lines}")
+        con.execute(f"CREATE TEMP VIEW priced AS SELECT * FROM {priced}")
+        con.execute(f"CREATE TEMP VIEW valued AS SELECT * FROM {valued}")
+        con.execute(f"CREATE TEMP VIEW live_accounts AS SELECT * FROM {accounts}")
+        yield _Ledger(con, source.name, checked, opened.dimensions)
 
-_BRIDGE_MOVEMENTS = {
-    Measure.NEW_BUSINESS: Movement.NEW,
-    Measure.EXPANSION: Movement.EXPANSION,
-    Measure.CONTRACTION: Movement.CONTRACTION,
-    Measure.CHURN: Movement.CHURN,
-    Measure.REACTIVATION: Movement.REACTIVATION,
-}
-_TOP_CUSTOMERS = {None: 10, "largest_customer": 1}
+
+def _price(options: LedgerOptions, lines: str, cursor: duckdb.DuckDBPyConnection, target: str) -> None:
+    cursor.execute(f"CREATE {target} AS {priced_sql(options, lines)}")
+
+
+def _reporter(progress: Progress | None) -> Callable[[float, str], None]:
+    def report(step: float, message: str) -> None:
+        if progress is not None:
+            progress(step, _STEPS, message)
+
+    return report
 
 
 def compute_from_ledger(
@@ -121,57 +120,227 @@ def compute_from_ledger(
     as_of: date | None = None,
     currency: str | None = None,
     basis: Mapping[str, str] | None = None,
+    where: Mapping[str, str] | None = None,
     progress: Progress | None = None,
 ) -> BoundValue:
-    kpi = resolve_kpi(ctx.catalog, ctx.index, kpi_ref, field="kpi")
-    measure, spec = KPI_MEASURES.get(kpi.id), LEDGER_KPI_OPTIONS.get(kpi.id)
-    if measure is None or spec is None:
-        raise KpiError(
-            ErrorCode.NOT_COMPUTABLE,
-            f"{kpi.id} is not computed from a contract ledger; the ledger computes {sorted(KPI_MEASURES)}",
-            field="kpi",
-            details={"ledger_kpis": sorted(KPI_MEASURES)},
-        )
-    variant_id = variant_id_of(kpi, variant, "variant")
-    catalog_binding = kpi.binding_for(variant_id)
-    options = chosen_options(kpi.id, spec, catalog_binding, basis)
-    binding = bound_binding(catalog_binding, options, spec.keys)
-    variant_id, warnings = _governed(kpi, variant_id, variant is not None, binding)
-    when = resolve_when(kpi, binding, period, as_of)
-    source = ledger_source(ledger, datasets)
-
-    def report(step: float, message: str) -> None:
-        if progress is not None:
-            progress(step, _STEPS, message)
-
-    report(0, f"reading ledger {source.name!r}")
-    with _database_errors(), open_ledger(datasets.store, source, currency) as opened:
-        checked, con = opened.validation, opened.con
-        report(1, f"{checked.rows_used:,} of {checked.rows_read:,} rows valid; pricing lines")
-        # Priced lines depend on the file, the rates and five options only: kept with the dataset, they serve
-        # every KPI computed under the same rules.
-        priced = opened.derive(
-            (opened.lines_key, priced_key(options)),
-            functools.partial(_price, options, opened.lines),
-        )
-        con.execute(f"CREATE TEMP VIEW priced AS SELECT * FROM {priced}")
-        report(2, f"computing {kpi.id}")
-        measured, when = _run(con, measure, options, when, kpi, variant_id, binding)
+    """One KPI value; with `where` ({dimension: member}, one dimension), over that member's accounts only."""
+    rules = rules_for(ctx, kpi_ref, variant, basis)
+    when = resolve_when(rules.kpi, rules.binding, period, as_of)
+    report = _reporter(progress)
+    with _opened(datasets, ledger, currency, rules.options, report) as opened:
+        cut = _where(opened, where)
+        report(2, f"computing {rules.kpi.id}")
+        (values,), (when,) = _measured(ctx, opened, rules, [when], cut)
     report(_STEPS, "done")
+    member = None if cut is None else cut.member
+    return _bind(ctx, rules, opened, values[member], when, cut)
+
+
+def compute_cuts_from_ledger(
+    ctx: ToolContext,
+    kpi_ref: str,
+    ledger: str | Mapping[str, Any],
+    *,
+    datasets: DatasetRegistry,
+    group_by: str,
+    variant: str | None = None,
+    period: Period | str | None = None,
+    as_of: date | None = None,
+    currency: str | None = None,
+    basis: Mapping[str, str] | None = None,
+    progress: Progress | None = None,
+) -> LedgerCut:
+    """The KPI's total and its value for every member of `group_by`, all from one statement."""
+    rules = rules_for(ctx, kpi_ref, variant, basis)
+    when = resolve_when(rules.kpi, rules.binding, period, as_of)
+    report = _reporter(progress)
+    with _opened(datasets, ledger, currency, rules.options, report) as opened:
+        cut = _group_by(opened, group_by)
+        report(2, f"computing {rules.kpi.id} by {group_by}")
+        (values,), (when,) = _measured(ctx, opened, rules, [when], cut)
+    report(_STEPS, "done")
+    return _cut(ctx, rules, opened, values, when, cut)
+
+
+def compute_series_from_ledger(
+    ctx: ToolContext,
+    kpi_ref: str,
+    ledger: str | Mapping[str, Any],
+    *,
+    datasets: DatasetRegistry,
+    periods: Sequence[Period],
+    variant: str | None = None,
+    currency: str | None = None,
+    basis: Mapping[str, str] | None = None,
+    group_by: str | None = None,
+    where: Mapping[str, str] | None = None,
+    progress: Progress | None = None,
+) -> list[LedgerCut]:
+    """The KPI for every period, in one statement per measure; each point as compute_from_ledger gives it.
+
+    A point-in-time KPI is taken at each period's close, a flow over each period, a trailing-window
+    KPI over its window ending at each close. With `group_by` every point has its groups; with `where`
+    every point is that member's value (the two cannot be combined).
+    """
+    rules = rules_for(ctx, kpi_ref, variant, basis)
+    if not periods:
+        raise KpiError(ErrorCode.INVALID_ARGUMENT, "a series needs at least one period", field="periods")
+    if group_by is not None and where:
+        raise KpiError(
+            ErrorCode.INVALID_ARGUMENT,
+            "give group_by or where, not both: a value over one member cut again by another dimension has no "
+            "governed binding",
+            field="where",
+        )
+    whens = [resolve_when(rules.kpi, rules.binding, p, None) for p in periods]
+    report = _reporter(progress)
+    with _opened(datasets, ledger, currency, rules.options, report) as opened:
+        cut = _group_by(opened, group_by) if group_by is not None else _where(opened, where)
+        report(2, f"computing {rules.kpi.id} for {len(periods)} periods")
+        values, whens = _measured(ctx, opened, rules, whens, cut)
+    report(_STEPS, "done")
+    if cut is not None and cut.member is not None:
+        return [
+            LedgerCut(total=_bind(ctx, rules, opened, v[cut.member], w, cut))
+            for v, w in zip(values, whens, strict=True)
+        ]
+    series = [_cut(ctx, rules, opened, v, w, cut) for v, w in zip(values, whens, strict=True)]
+    if cut is None or rules.measure in cuts.ADDITIVE:
+        return series
+    name = rules.kpi.label
+    for index in range(1, len(series)):
+        shift = cuts.shift_over_time(
+            name,
+            cut.dimension,
+            series[index - 1],
+            series[index],
+            _when_label(whens[index - 1]),
+            _when_label(whens[index]),
+        )
+        if shift is not None and series[index].mix_shift is None:
+            series[index] = series[index].model_copy(update={"mix_shift": shift})
+    return series
+
+
+def _when_label(when: When) -> str:
+    return when.period.label() if when.period is not None else (when.as_of.isoformat() if when.as_of else "undated")
+
+
+def _measured(
+    ctx: ToolContext, opened: _Ledger, rules: Rules, whens: Sequence[When], cut: Cut | None
+) -> tuple[list[Groups], list[When]]:
+    members = members_of(opened.con, "lines", cut.dimension) if cut is not None and cut.member is None else ()
+    return measure_at(
+        opened.con,
+        rules.measure,
+        rules.options,
+        whens,
+        kpi=rules.kpi,
+        variant_id=rules.variant_id,
+        binding=rules.binding,
+        cut=cut,
+        members=members,
+        ids=ctx.trace_ids > 0,
+    )
+
+
+def _dimension(opened: _Ledger, name: object, field: str) -> str:
+    if not isinstance(name, str) or name not in opened.dimensions:
+        raise KpiError(
+            ErrorCode.INVALID_ARGUMENT,
+            f"{field} names {name!r}, which is not a dimension of this ledger; its dimensions are "
+            f"{list(opened.dimensions)}",
+            field=field,
+            details={"dimensions": list(opened.dimensions)},
+        )
+    return name
+
+
+def _group_by(opened: _Ledger, group_by: str) -> Cut:
+    return Cut(_dimension(opened, group_by, "group_by"))
+
+
+def _where(opened: _Ledger, where: Mapping[str, str] | None) -> Cut | None:
+    """The one member `where` keeps; refused for several dimensions, an unknown one, or a member no row has."""
+    if not where:
+        return None
+    if len(where) > 1:
+        raise KpiError(
+            ErrorCode.INVALID_ARGUMENT,
+            f"where names {len(where)} dimensions ({', '.join(map(str, where))}); it takes one: a value over two "
+            "members at once has no governed binding",
+            field="where",
+        )
+    ((raw, member),) = where.items()
+    dimension = _dimension(opened, raw, "where")
+    field = f"where.{dimension}"
+    if not isinstance(member, str) or not member.strip() or len(member) > DIMENSION_LENGTH:
+        raise KpiError(
+            ErrorCode.INVALID_ARGUMENT,
+            f"{field} is a member name of 1–{DIMENSION_LENGTH} characters, not {member!r}",
+            field=field,
+        )
+    members = members_of(opened.con, "lines", dimension)
+    if member not in members:
+        raise KpiError(
+            ErrorCode.INVALID_ARGUMENT,
+            f"no row of the ledger has {dimension} {member!r}; its members are {list(members[:20])}",
+            field=field,
+            details={"members": list(members[:100])},
+        )
+    return Cut(dimension, member)
+
+
+def _cut(ctx: ToolContext, rules: Rules, opened: _Ledger, values: Groups, when: When, cut: Cut | None) -> LedgerCut:
+    total = _bind(ctx, rules, opened, values[None], when, None)
+    if cut is None:
+        return LedgerCut(total=total)
+    members = [g for g in values if g is not None]
+    groups = [_bind(ctx, rules, opened, values[g], when, Cut(cut.dimension, g)) for g in members]
+    reconciles = cuts.reconcile(rules.measure, values[None], [values[g] for g in members], _when_label(when))
+    note = cuts.rounding_note(total, groups, cut.dimension) if reconciles else None
+    if note is not None:
+        total = _bind(ctx, rules, opened, values[None], when, None, extra=(note,))
+    result = LedgerCut(total=total, groups=groups, reconciles=reconciles)
+    if rules.measure in CHANGES:
+        return result.model_copy(update={"mix_shift": cuts.shift_within(rules.kpi.label, cut.dimension, result)})
+    return result
+
+
+def _bind(
+    ctx: ToolContext,
+    rules: Rules,
+    opened: _Ledger,
+    measured: Measured,
+    when: When,
+    cut: Cut | None,
+    extra: tuple[str, ...] = (),
+) -> BoundValue:
+    checked = opened.checked
+    binding = rules.binding
+    if cut is not None and cut.member is not None:
+        segment = Segment(
+            dimension=cut.dimension,
+            member=cut.member,
+            assignment=SegmentAssignment.for_population(binding.grain.population),
+        )
+        grain = binding.grain.model_copy(update={"level": GrainLevel.SEGMENT, "segment": segment})
+        binding = binding.model_copy(update={"grain": grain})
     trace = LedgerTrace(
-        dataset=source.name,
+        dataset=opened.name,
         rows_read=checked.rows_read,
         rows_used=checked.rows_used,
         rows_rejected=checked.rows_rejected,
         rejections=checked.rejections[:REJECTIONS_SHOWN],
-        contributing=_without_ids(measured.contributing, ctx.trace_ids),
+        contributing=without_ids(measured.contributing, ctx.trace_ids),
     )
+    warnings = list(rules.warnings)
     if measured.undefined_reason:
         warnings.append(f"undefined: {measured.undefined_reason}")
     return ctx.binder.bind(
         Draft(
-            kpi=kpi,
-            variant_id=variant_id,
+            kpi=rules.kpi,
+            variant_id=rules.variant_id,
             value=measured.value,
             status=ValueStatus.COMPUTED,
             period=when.period,
@@ -179,11 +348,11 @@ def compute_from_ledger(
             currency=checked.currency,
             undefined_reason=measured.undefined_reason,
             formula=measured.formula,
-            components=tuple(_tidy(c) for c in measured.components),
+            components=tuple(tidy(c) for c in measured.components),
             ledger=trace,
-            warnings=tuple(warnings + _data_warnings(checked)),
+            warnings=(*warnings, *data_warnings(checked), *extra),
             binding=binding,
-            basis={key.value: options.value_of(key).value for key in spec.keys},
+            basis={key.value: rules.options.value_of(key).value for key in rules.spec.keys},
         )
     )
 
@@ -213,231 +382,3 @@ def _database_errors() -> Iterator[None]:
             field="ledger",
             details={"database_error": type(exc).__name__},
         ) from None
-
-
-def _cent(amount: Decimal) -> Decimal:
-    return amount.quantize(Decimal("0.01"), rounding=ROUND_HALF_EVEN)
-
-
-REJECTIONS_SHOWN = 5
-"""Rejected rows a value lists (the count is always complete): enough to see the pattern, not a dump."""
-
-
-def _without_ids(contributing: Mapping[str, object], keep: int) -> dict[str, object]:
-    """Counts always; account and contract ids only as many as the operator allows (customer identifiers)."""
-    out: dict[str, object] = {}
-    for key, value in contributing.items():
-        if key.endswith("_ids"):
-            ids = _flatten_ids(value)[:keep]
-            if ids:
-                out[key] = ids
-        elif isinstance(value, Mapping):
-            out[key] = _without_ids(value, keep)
-        else:
-            out[key] = value
-    return out
-
-
-def _flatten_ids(value: object) -> list[str]:
-    if isinstance(value, Mapping):
-        return [i for group in value.values() for i in _flatten_ids(group)]
-    if isinstance(value, list):
-        return [str(i) for i in value]
-    return [str(value)]
-
-
-def _price(options: LedgerOptions, lines: str, cursor: duckdb.DuckDBPyConnection, target: str) -> None:
-    cursor.execute(f"CREATE {target} AS {priced_sql(options, lines)}")
-
-
-def chosen_options(kpi_id: str, spec: KpiOptions, binding: Binding, basis: Mapping[str, str] | None) -> LedgerOptions:
-    """The defaults for this KPI (catalog binding first), with the caller's `basis` applied; unknown keys refused."""
-    options = catalog_defaults(spec, binding)
-    updates: dict[str, object] = {}
-    for raw_key, raw_value in (basis or {}).items():
-        key = next((k for k in OptionKey if k.value == raw_key), None)
-        if key is None or key not in spec.keys:
-            raise KpiError(
-                ErrorCode.INVALID_ARGUMENT,
-                f"basis key {raw_key!r} does not apply to {kpi_id} computed from a ledger; "
-                f"its keys are {[k.value for k in spec.keys]}",
-                field=f"basis.{raw_key}",
-                details={"allowed_keys": [k.value for k in spec.keys]},
-            )
-        value = parse_option(key, raw_value, spec) if isinstance(raw_value, str) else None
-        if value is None:
-            allowed = [v.value for v in spec.allowed(key)]
-            raise KpiError(
-                ErrorCode.INVALID_ARGUMENT,
-                f"basis.{raw_key} for {kpi_id} is one of {allowed}, not {raw_value!r}",
-                field=f"basis.{raw_key}",
-                details={"allowed": allowed},
-            )
-        updates[key.value] = value
-    return options.model_copy(update=updates)
-
-
-def _governed(
-    kpi: KpiDefinition, variant_id: str | None, explicit: bool, binding: Binding
-) -> tuple[str | None, list[str]]:
-    """The governed variant whose binding the applied rules produce, or a warning that none does."""
-    allowed = allowed_bindings(kpi)
-    chosen = variant_id or DEFAULT_VARIANT_ID
-    if allowed[chosen] == binding:
-        return variant_id, []
-    if not explicit:
-        for vid, candidate in allowed.items():
-            if candidate == binding:
-                return (None if vid == DEFAULT_VARIANT_ID else vid), []
-    differences = ", ".join(
-        f"{axis.value} {got} (governed: {want})" for axis, want, got in binding_differences(allowed[chosen], binding)
-    )
-    return variant_id, [
-        f"computed under rules no governed variant of {kpi.id} uses ({differences}); "
-        "compare it only with values bound the same way"
-    ]
-
-
-def _tidy(component: Component) -> Component:
-    """Round a component once, half-even to the cent (24000.000000000000 → 24000, …279999999999 → .28).
-
-    The value itself is computed from the exact sums; components are shown for tracing and for
-    recomputing the value by hand, which they reproduce at the value's own rounding.
-    """
-    value = _cent(component.value)
-    tidy = value.quantize(Decimal(1)) if value == value.to_integral_value() else value.normalize()
-    return component.model_copy(update={"value": tidy})
-
-
-def _data_warnings(checked: Validation) -> list[str]:
-    notes = []
-    if checked.rows_rejected:
-        listed = min(checked.rows_rejected, REJECTIONS_SHOWN)
-        notes.append(
-            f"{checked.rows_rejected:,} of {checked.rows_read:,} ledger rows were rejected and left out "
-            f"({listed:,} listed with row number and reason in ledger.rejections)"
-        )
-    if checked.converted_from:
-        notes.append(
-            f"amounts in {', '.join(checked.converted_from)} converted to {checked.currency} at the given rates"
-        )
-    return notes
-
-
-def _needs_period(kpi: KpiDefinition, when: When) -> Period:
-    if when.period is None:
-        raise KpiError(
-            ErrorCode.INVALID_ARGUMENT,
-            f"{kpi.id} is read at the open of a period: give `period` (e.g. '2026-Q3')",
-            field="period",
-        )
-    return when.period
-
-
-def _run(
-    con: duckdb.DuckDBPyConnection,
-    measure: Measure,
-    options: LedgerOptions,
-    when: When,
-    kpi: KpiDefinition,
-    variant_id: str | None,
-    binding: Binding,
-) -> tuple[Measured, When]:
-    match measure:
-        case Measure.ARR:
-            assert when.as_of is not None  # resolve_when guarantees a date for point-in-time KPIs
-            return measures.arr_at(con, options, when.as_of), when
-        case Measure.MRR:
-            assert when.as_of is not None
-            arr = measures.arr_at(con, options, when.as_of)
-            return Measured(
-                arr.value / 12 if arr.value is not None else None,
-                "ARR ÷ 12",
-                (Component(name="arr", value=arr.value or Decimal(0)),),
-                arr.contributing,
-            ), when
-        case Measure.STARTING_ARR:
-            period = _needs_period(kpi, when)
-            opened = shift_days(period.start, -1)
-            return measures.arr_at(con, options, opened, "starting ARR"), When(period, opened)
-        case Measure.NEW_BUSINESS | Measure.EXPANSION | Measure.CONTRACTION | Measure.CHURN | Measure.REACTIVATION:
-            period = _needs_period(kpi, when)
-            moved = measures.bridge(con, options, shift_days(period.start, -1), period.end)
-            movement = _BRIDGE_MOVEMENTS[measure]
-            return Measured(
-                moved.amounts[movement],
-                f"ARR bridge {movement.value} movement over the period",
-                moved.components(),
-                moved.trace(),
-            ), when
-        case Measure.NET_NEW_ARR:
-            period = _needs_period(kpi, when)
-            moved = measures.bridge(con, options, shift_days(period.start, -1), period.end)
-            # Each movement is a value of its own, rounded to the cent by the bound rule; net new ARR is their
-            # sum, so it equals the same KPI computed from those five values and its components add up to it.
-            # (The bridge itself reconciles exactly before rounding: measures.bridge checks it.)
-            cents = {m: _cent(moved.amounts[m]) for m in _BRIDGE_MOVEMENTS.values()}
-            added = cents[Movement.NEW] + cents[Movement.EXPANSION] + cents[Movement.REACTIVATION]
-            return Measured(
-                added - cents[Movement.CONTRACTION] - cents[Movement.CHURN],
-                "new + expansion + reactivation − contraction − churn, each rounded to the cent",
-                moved.components(),
-                moved.trace(),
-            ), when
-        case Measure.NEW_LOGOS | Measure.CHURNED_LOGOS:
-            period = _needs_period(kpi, when)
-            moved = measures.bridge(con, options, shift_days(period.start, -1), period.end)
-            movement = Movement.NEW if measure is Measure.NEW_LOGOS else Movement.CHURN
-            return Measured(
-                Decimal(moved.accounts[movement]),
-                f"accounts in the bridge's {movement.value} movement",
-                (),
-                {"accounts": moved.accounts[movement], "account_ids": moved.samples[movement]},
-            ), when
-        case Measure.NRR | Measure.GRR | Measure.LOGO_CHURN_RATE:
-            period = _needs_period(kpi, when)
-            opened = _window_open(binding, period)
-            if measure is Measure.LOGO_CHURN_RATE:
-                return measures.logo_churn_rate(con, options, opened, period.end), when
-            return measures.retention(con, options, opened, period.end, gross=measure is Measure.GRR), when
-        case Measure.ACTIVE_LOGOS:
-            assert when.as_of is not None
-            return measures.active_logos(con, options, when.as_of), when
-        case Measure.BLENDED_ACV:
-            assert when.as_of is not None
-            median = binding.grain.aggregation is Aggregation.MEDIAN
-            return measures.blended_acv(con, options, when.as_of, median=median), when
-        case Measure.TOP_CONCENTRATION:
-            assert when.as_of is not None
-            return measures.concentration(con, options, when.as_of, _TOP_CUSTOMERS.get(variant_id, 10)), when
-        case Measure.ACV_TREND:
-            period = _needs_period(kpi, when)
-            prior = months_before(period.end, 12) if variant_id == "year_over_year" else shift_days(period.start, -1)
-            current = measures.blended_acv(con, options, period.end, median=False)
-            before = measures.blended_acv(con, options, prior, median=False)
-            components = (
-                Component(name="acv_current", value=current.value or Decimal(0), description=f"on {period.end}"),
-                Component(name="acv_prior", value=before.value or Decimal(0), description=f"on {prior}"),
-            )
-            formula = "(blended ACV at close − blended ACV at the prior close) ÷ blended ACV at the prior close × 100"
-            if current.value is None or before.value is None or before.value == 0:
-                return Measured(
-                    None, formula, components, {}, "blended ACV is undefined or zero at one of the two dates"
-                ), when
-            value = measures.ratio(current.value - before.value, before.value) * measures.HUNDRED
-            return Measured(
-                value, formula, components, {"current": current.contributing, "prior": before.contributing}
-            ), when
-        case Measure.BOOKED_ACV:
-            period = _needs_period(kpi, when)
-            return measures.booked_acv(con, options, period.start, period.end), when
-        case Measure.NEW_LOGO_ACV:
-            period = _needs_period(kpi, when)
-            return measures.new_logo_acv(con, options, period.start, period.end), when
-
-
-def _window_open(binding: Binding, period: Period) -> date:
-    """The day whose close opens the measurement: window_months before the close, or the period's eve."""
-    if binding.time_basis.kind is TimeBasisKind.TRAILING_WINDOW and binding.time_basis.window_months:
-        return months_before(period.end, binding.time_basis.window_months)
-    return shift_days(period.start, -1)

@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from kpi_context.ontology.ledger_options import LEDGER_KPI_OPTIONS, OptionKey
-from kpi_context.tools.ledger.source import MAX_INLINE_ROWS, REQUIRED_COLUMNS
+from kpi_context.tools.ledger.source import BUILTIN_DIMENSIONS, MAX_DIMENSIONS, MAX_INLINE_ROWS, REQUIRED_COLUMNS
 from kpi_context.tools.ledger.validate import (
     AMOUNT_DECIMALS,
     AMOUNT_INTEGER_DIGITS,
@@ -17,8 +17,10 @@ from kpi_context.tools.ledger.validate import (
     AMOUNT_TRAILING_ZEROS,
     CHANGE_TYPES,
     CHARGE_TYPES,
+    DIMENSION_LENGTH,
     FIRST_YEAR,
     LAST_YEAR,
+    UNASSIGNED,
 )
 
 _DATE = f"YYYY-MM-DD (ASCII digits, a real calendar day, year {FIRST_YEAR}–{LAST_YEAR})"
@@ -31,8 +33,12 @@ _AMOUNT = (
 _COLUMNS: dict[str, str] = {
     "contract_id": "the contract the line belongs to (any non-blank text)",
     "account_id": "the customer account (any non-blank text)",
-    "line_id": "optional id of the line",
-    "product": "optional product name",
+    "line_id": "optional id of the line (any text; breaks ties when an account is placed in a segment member)",
+    "segment": "optional dimension: the account's size band, e.g. smb · mid_market · enterprise",
+    "region": "optional dimension: the account's region, e.g. amer · emea · apac",
+    "product": "optional dimension: the product of the line",
+    "plan": "optional dimension: the plan or tier sold",
+    "industry": "optional dimension: the account's industry",
     "charge_type": " · ".join(CHARGE_TYPES),
     "amount": f"decimal net of discounts: {_AMOUNT}; negative only on contraction or cancellation rows, "
     "and there it must be",
@@ -65,6 +71,26 @@ def ledger_format() -> dict[str, Any]:
             "a mid-contract change is its own row with its own dates (co-termed when it ends with the contract)",
             "a ramp is one row per step; a renewal is a new contract_id with change_type renewal",
             "every bad row is rejected with its row number and reasons; rows read = used + rejected",
+            f"a dimension value has at most {DIMENSION_LENGTH} characters and no control character; a blank one "
+            f"reads as the member '{UNASSIGNED}'",
         ],
+        "dimensions": _DIMENSIONS,
         "kpis": {kpi: [key.value for key in OptionKey if key in spec.keys] for kpi, spec in LEDGER_KPI_OPTIONS.items()},
     }
+
+
+_DIMENSIONS: dict[str, Any] = {
+    "built_in": list(BUILTIN_DIMENSIONS),
+    "declared": f"up to {MAX_DIMENSIONS} more: named by the operator (--dimension NAME) for datasets, or in an "
+    "inline ledger as {'rows': [...], 'dimensions': ['team']}; a name is lower-case ASCII letters, digits and '_', "
+    "starting with a letter",
+    "value": f"optional text of at most {DIMENSION_LENGTH} characters with no control character; anything else "
+    f"rejects the row. Missing, null, empty or only spaces: the member '{UNASSIGNED}'",
+    "use": "group_by a dimension (the total and one value per member) or where {dimension: member} (one member)",
+    "assignment": "an account is in one member at a date: the value on its line in force that day (start_date ≤ "
+    "day ≤ end_date, any charge type) with the latest start_date, ties to the highest line_id, then the later row; "
+    "with no line in force, its latest line starting on or before the day; with none, its earliest line",
+    "assignment_date": "point-in-time and flow KPIs place accounts at the period close (the value's as-of date; "
+    "each end of a growth or trend at its own date); NRR, GRR, logo churn and the dollar churn, expansion and "
+    "contraction rates at the window's open, so the cohort is fixed",
+}

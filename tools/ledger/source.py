@@ -12,6 +12,7 @@ from __future__ import annotations
 import errno
 import json
 import os
+import re
 import stat
 import unicodedata
 from collections.abc import Iterable, Mapping, Sequence
@@ -45,8 +46,52 @@ REQUIRED_COLUMNS = (
     "currency",
     "change_type",
 )
-OPTIONAL_COLUMNS = ("line_id", "product", "list_amount", "go_live_date")
+BUILTIN_DIMENSIONS = ("segment", "region", "product", "plan", "industry")
+"""Dimension columns every ledger may carry; an operator (or an inline ledger) can declare more."""
+OPTIONAL_COLUMNS = ("line_id", "list_amount", "go_live_date", *BUILTIN_DIMENSIONS)
 LEDGER_COLUMNS = REQUIRED_COLUMNS + OPTIONAL_COLUMNS
+
+MAX_DIMENSIONS = 16
+"""Dimensions a ledger may declare beyond the built-in ones."""
+_DIMENSION_NAME = re.compile(r"[a-z][a-z0-9_]{0,63}")
+
+
+def check_dimensions(declared: object, field: str) -> tuple[str, ...]:
+    """The built-in dimensions and the declared ones, each a lower-case column name that is no other ledger column.
+
+    Refused (`invalid_argument`, naming `field`) when not a list of names, when a name is not
+    [a-z][a-z0-9_]* (at most 64 characters), names a non-dimension ledger column, or there are too many.
+    """
+    if declared is None:
+        return BUILTIN_DIMENSIONS
+    if isinstance(declared, str) or not isinstance(declared, Sequence):
+        raise KpiError(ErrorCode.INVALID_ARGUMENT, "dimensions is a list of column names", field=field)
+    if len(declared) > MAX_DIMENSIONS:
+        raise KpiError(
+            ErrorCode.INVALID_ARGUMENT,
+            f"{len(declared)} dimensions declared; at most {MAX_DIMENSIONS} beyond the built-in {list(BUILTIN_DIMENSIONS)}",
+            field=field,
+            details={"limit": MAX_DIMENSIONS},
+        )
+    names = list(BUILTIN_DIMENSIONS)
+    for index, name in enumerate(declared):
+        where = f"{field}.{index}"
+        if not isinstance(name, str) or not _DIMENSION_NAME.fullmatch(name):
+            raise KpiError(
+                ErrorCode.INVALID_ARGUMENT,
+                f"dimension {name!r} is not a column name: lower-case ASCII letters, digits and '_', "
+                "starting with a letter, at most 64 characters",
+                field=where,
+            )
+        if name in LEDGER_COLUMNS and name not in BUILTIN_DIMENSIONS:
+            raise KpiError(
+                ErrorCode.INVALID_ARGUMENT,
+                f"{name!r} is a ledger column with its own meaning, not a dimension",
+                field=where,
+            )
+        if name not in names:
+            names.append(name)
+    return tuple(names)
 
 
 class LedgerFormat(StrEnum):
@@ -147,14 +192,20 @@ class DatasetRegistry:
     datasets: Mapping[str, Dataset] = field(default_factory=lambda: MappingProxyType({}))
     store: LedgerStore = field(default_factory=LedgerStore, compare=False, repr=False)
     """The engine's database: checked dataset tables are kept there from one call to the next."""
+    dimensions: tuple[str, ...] = BUILTIN_DIMENSIONS
+    """The dimension columns of every dataset: the built-in ones and those the operator declared."""
 
     @classmethod
-    def from_cli(cls, data_dir: str | Path, specs: Iterable[str] = ()) -> DatasetRegistry:
-        """Build from `--data-dir DIR` and repeated `--dataset NAME=PATH`.
+    def from_cli(
+        cls, data_dir: str | Path, specs: Iterable[str] = (), dimensions: Iterable[str] = ()
+    ) -> DatasetRegistry:
+        """Build from `--data-dir DIR`, repeated `--dataset NAME=PATH` and repeated `--dimension NAME`.
 
         PATH is read as any command-line path (relative to the working directory) and must lie
-        inside DIR. A path named in a tool call instead is relative to DIR.
+        inside DIR. A path named in a tool call instead is relative to DIR. Each NAME is a dimension
+        column the datasets carry beyond the built-in ones (segment, region, product, plan, industry).
         """
+        declared = check_dimensions(list(dimensions), "dimension")
         root = Path(data_dir).resolve()
         if not root.is_dir():
             raise KpiError(
@@ -169,7 +220,7 @@ class DatasetRegistry:
             if name in found:
                 raise KpiError(ErrorCode.INVALID_ARGUMENT, f"dataset {name!r} is given twice", field="dataset")
             found[name] = cls._locate(root, name, Path(raw_path.strip()).absolute())
-        return cls(root, MappingProxyType(found))
+        return cls(root, MappingProxyType(found), dimensions=declared)
 
     @staticmethod
     def _locate(root: Path, name: str, raw_path: Path) -> Dataset:
@@ -217,21 +268,27 @@ class LedgerSource:
     name: str
     origin: Dataset | InlineRows
     fx_rates: Mapping[str, Decimal] = field(default_factory=lambda: MappingProxyType({}))
+    dimensions: tuple[str, ...] = BUILTIN_DIMENSIONS
+    """Its dimension columns: the built-in ones, and those its registry or inline ledger declared."""
 
 
-_LEDGER_KEYS = {"rows", "dataset", "fx_rates"}
+_LEDGER_KEYS = {"rows", "dataset", "fx_rates", "dimensions"}
 
 
 def ledger_source(ledger: str | Mapping[str, Any], datasets: DatasetRegistry) -> LedgerSource:
-    """Read the `ledger` argument: "NAME", {"dataset": "NAME", "fx_rates": {...}} or {"rows": [...], ...}."""
+    """Read the `ledger` argument: "NAME", {"dataset": "NAME", "fx_rates": {...}} or {"rows": [...], ...}.
+
+    Inline rows may declare dimension columns of their own (`"dimensions": ["team"]`); a dataset's are
+    the ones the operator declared for the server.
+    """
     if isinstance(ledger, str):
         dataset = datasets.resolve(check_ledger_name(ledger, "ledger"))
-        return LedgerSource(dataset.name, dataset)
+        return LedgerSource(dataset.name, dataset, dimensions=datasets.dimensions)
     unknown = sorted(set(ledger) - _LEDGER_KEYS)
     if unknown:
         raise KpiError(
             ErrorCode.INVALID_ARGUMENT,
-            f"ledger takes 'rows' or 'dataset', and optionally 'fx_rates'; not {unknown}",
+            f"ledger takes 'rows' or 'dataset', and optionally 'fx_rates' and (with rows) 'dimensions'; not {unknown}",
             field=f"ledger.{unknown[0]}",
         )
     fx = _fx_rates(ledger.get("fx_rates"))
@@ -241,9 +298,18 @@ def ledger_source(ledger: str | Mapping[str, Any], datasets: DatasetRegistry) ->
         name = ledger["dataset"]
         if not isinstance(name, str):
             raise KpiError(ErrorCode.INVALID_ARGUMENT, "ledger.dataset must be a name", field="ledger.dataset")
+        if ledger.get("dimensions") is not None:
+            raise KpiError(
+                ErrorCode.INVALID_ARGUMENT,
+                f"a dataset's dimensions are declared by the operator (--dimension); this server's are "
+                f"{list(datasets.dimensions)}",
+                field="ledger.dimensions",
+                details={"dimensions": list(datasets.dimensions)},
+            )
         dataset = datasets.resolve(check_ledger_name(name, "ledger.dataset"))
-        return LedgerSource(dataset.name, dataset, fx)
-    return LedgerSource(INLINE_DATASET, InlineRows(_rows(ledger["rows"])), fx)
+        return LedgerSource(dataset.name, dataset, fx, datasets.dimensions)
+    dimensions = check_dimensions(ledger.get("dimensions"), "ledger.dimensions")
+    return LedgerSource(INLINE_DATASET, InlineRows(_rows(ledger["rows"])), fx, dimensions)
 
 
 def _rows(raw: object) -> tuple[Mapping[str, Any], ...]:

@@ -87,10 +87,21 @@ def overlap(a: str, b: str, day_count: DayCount) -> str:
     return f"(CASE WHEN {b} > {a} THEN {units(a, b, day_count)} ELSE 0 END)"
 
 
-def exact_div(numerator: str, denominator: str, scale_in: int = 6) -> str:
-    """numerator ÷ denominator as DECIMAL(38,12), by integer division of scaled values."""
-    scaled = f"CAST(({numerator}) * {10**scale_in} AS HUGEINT) * {10 ** (SCALE - scale_in)}"
-    return f"(CAST({scaled} // ({denominator}) AS DECIMAL(38,0)) * CAST('0.{'0' * (SCALE - 1)}1' AS DECIMAL(13,12)))"
+def exact_div(amount: str, factor: int, denominator: str) -> str:
+    """amount × factor ÷ denominator as DECIMAL(38,12), truncated toward zero, by integer division.
+
+    `amount` has six decimals (DECIMAL(38,6)) and `denominator` is a positive integer. On integers,
+    with n = amount × 10^6 × factor (exact: the whole and the fractional part of the amount are
+    scaled separately) and d the denominator, the quotient at twelve decimals is
+    trunc(n × 10^6 ÷ d) = trunc(n ÷ d) × 10^6 + trunc((n mod d) × 10^6 ÷ d): n × 10^6 is never formed,
+    so only n itself must fit a HUGEINT.
+    """
+    whole = f"CAST(trunc({amount}) AS HUGEINT) * 1000000"
+    fraction = f"CAST(({amount} - trunc({amount})) * 1000000 AS HUGEINT)"
+    n = f"(({whole} + {fraction}) * {factor})"
+    d = f"CAST(({denominator}) AS HUGEINT)"
+    quotient = f"(({n} // {d}) * 1000000 + (({n} % {d}) * 1000000) // {d})"
+    return f"(CAST({quotient} AS DECIMAL(38,0)) * CAST('0.{'0' * (SCALE - 1)}1' AS DECIMAL(13,12)))"
 
 
 def money(expression: str) -> str:
@@ -162,7 +173,7 @@ def priced_sql(options: LedgerOptions, lines: str) -> str:
         )
         SELECT n.*,
                CASE WHEN per = 'once' THEN NULL
-                    WHEN per = 'term' THEN {exact_div(f"num * {per_year}", "den")}
+                    WHEN per = 'term' THEN {exact_div("num", per_year, "den")}
                     ELSE {money("num")} END AS rate
         FROM n
     """
@@ -191,26 +202,39 @@ def _window(annualization: Annualization, day: str) -> tuple[str, str]:
             raise ValueError(f"{annualization.value} has no window")
 
 
-def contract_values_sql(options: LedgerOptions, day: date, *, live_only: bool) -> str:
+def contract_values_sql(
+    options: LedgerOptions,
+    day: str,
+    *,
+    live_only: bool,
+    source: str = "priced",
+    keys: tuple[str, ...] = (),
+    with_live: bool = False,
+) -> str:
     """One row per contract: (contract_id, account_id, value) — its annualized value on `day`.
 
+    `day` is a SQL date expression: a literal, or a column of `source` (the priced lines, each
+    carrying the `keys` columns, which the rows keep and are grouped by: one valuation per key).
     live_only: only contracts live on `day` (ARR and everything built on it); otherwise every
-    contract, valued with what was known on `day` (a booking's ACV).
+    contract, valued with what was known on `day` (a booking's ACV). with_live adds `live_rate`,
+    the run rate of the contract's lines in force on `day` (> 0 exactly when it is live).
     """
-    d = literal(day)
+    d = day
     dc = options.day_count
     per_year = units_per_year(dc)
+    k = "".join(f"{key}, " for key in keys)
     # Every line in force on the day is among the selected lines below, so a contract's live run rate is
     # summed in the same pass as its value: no separate pass to find the live contracts.
     live_only_having = "HAVING sum(live_rate) > 0" if live_only else ""
     if options.annualization is Annualization.MRR_TIMES_12:
         # The run rate: what is in force on the day, a month's worth times twelve; one-time lines have none.
         having = "HAVING sum(rate) > 0" if live_only else ""
+        live = ", sum(rate) AS live_rate" if with_live else ""
         return f"""
-            SELECT contract_id, account_id, sum(rate) AS value
-            FROM priced
+            SELECT {k}contract_id, account_id, sum(rate) AS value{live}
+            FROM {source}
             WHERE {in_force(d)}
-            GROUP BY contract_id, account_id {having}
+            GROUP BY {k}contract_id, account_id {having}
         """
     ws, wb = _window(options.annualization, d)
     line_dated = options.annualization is Annualization.CURRENT_CONTRACT_YEAR
@@ -238,18 +262,19 @@ def contract_values_sql(options: LedgerOptions, day: date, *, live_only: bool) -
             divisor = "wu"
         case ShortTerms.FACE_VALUE:
             divisor = f"GREATEST(wu, {per_year})"
+    live = ", sum(live_rate) AS live_rate" if with_live else ""
     return f"""
         WITH win AS (
             -- the part of `selected` that needs no window, first: windows are worked out only where they matter
             SELECT p.*, {ws} AS ws
-            FROM priced p
+            FROM {source} p
             WHERE {candidate}
         ),
         win2 AS (
             SELECT win.*, {wb} AS wb FROM win
         ),
         parts AS (
-            SELECT contract_id, account_id, ws, wb,
+            SELECT {k}contract_id, account_id, ws, wb,
                    -- a one-time line is its amount, whatever the window: part = amount × per_year over den = per_year
                    CASE WHEN per = 'once' THEN {per_year} ELSE den END AS den,
                    CAST(CASE WHEN per = 'once' THEN amt * {per_year} ELSE {recurring_part} END AS DECIMAL(38,6)) AS part,
@@ -258,27 +283,16 @@ def contract_values_sql(options: LedgerOptions, day: date, *, live_only: bool) -
             WHERE {selected}
         ),
         grouped AS (
-            SELECT contract_id, account_id, den, sum(part) AS part, sum(live_rate) AS live_rate,
+            SELECT {k}contract_id, account_id, den, sum(part) AS part, sum(live_rate) AS live_rate,
                    GREATEST({units("ws", "wb", dc)}, 1) AS wu
-            FROM parts GROUP BY contract_id, account_id, ws, wb, den
+            FROM parts GROUP BY {k}contract_id, account_id, ws, wb, den
+        ),
+        quotients AS (
+            -- each distinct division once: exact division is the costly step, and many contracts share one
+            SELECT part, den, wu, {exact_div("part", per_year, f"den * {divisor}")} AS quotient
+            FROM (SELECT DISTINCT part, den, wu FROM grouped) d
         )
-        SELECT contract_id, account_id,
-               sum({exact_div(f"part * {per_year}", f"den * {divisor}")}) AS value
-        FROM grouped
-        GROUP BY contract_id, account_id {live_only_having}
+        SELECT {k}contract_id, account_id, sum(quotient) AS value{live}
+        FROM grouped JOIN quotients USING (part, den, wu)
+        GROUP BY {k}contract_id, account_id {live_only_having}
     """
-
-
-def account_values_sql(options: LedgerOptions, day: date) -> str:
-    """One row per account live on `day`: (account_id, value) — its ARR under `options`."""
-    return f"""
-        SELECT account_id, sum(value) AS value
-        FROM ({contract_values_sql(options, day, live_only=True)}) cv
-        GROUP BY account_id
-    """
-
-
-def had_value_before_sql(day: date) -> str:
-    """Accounts with recurring value in force at some time up to `day`: the test of a returning customer."""
-    d = literal(day)
-    return f"SELECT DISTINCT account_id FROM priced WHERE per <> 'once' AND amt > 0 AND eff <= {d}"

@@ -43,8 +43,9 @@ from kpi_context.tools.errors import ErrorCode, KpiError
 CACHED_DATASETS = 4
 """Checked dataset tables kept at once; a million-line ledger takes on the order of 100 MB."""
 
-DERIVED_PER_DATASET = 6
-"""Tables derived from one dataset (conversions, priced lines under a set of options) kept with it."""
+DERIVED_PER_DATASET = 16
+"""Tables derived from one dataset kept with it: conversions and, per set of options, the priced lines, the
+contract values through time and the accounts' live stretches (three tables)."""
 
 
 RACY_NS = 2_000_000_000

@@ -27,6 +27,7 @@ import duckdb
 
 from kpi_context.tools.errors import ErrorCode, KpiError
 from kpi_context.tools.ledger.source import (
+    BUILTIN_DIMENSIONS,
     REQUIRED_COLUMNS,
     Dataset,
     InlineRows,
@@ -64,8 +65,20 @@ CURRENCY_PATTERN = "[A-Z]{3}"
 _PADDED_AMOUNT = f" *{AMOUNT_PATTERN} *"
 _PADDED_DATE = f" *{DATE_PATTERN} *"
 
-_READ_COLUMNS = (*REQUIRED_COLUMNS, "list_amount", "go_live_date")
-"""The ledger columns the checks and the KPIs use; line_id and product are only carried by the file."""
+_READ_COLUMNS = (*REQUIRED_COLUMNS, "list_amount", "go_live_date", "line_id")
+"""The ledger columns the checks and the KPIs use, besides the dimensions; line_id only breaks ties."""
+
+DIMENSION_LENGTH = 64
+"""Characters a dimension value may have (a segment, region or plan name; an industry)."""
+CONTROL_CHARACTERS = r"[\x00-\x1f\x7f-\x9f]"
+"""RE2 class of the C0 and C1 control characters and DEL, none of which a dimension value may hold."""
+UNASSIGNED = "unassigned"
+"""The member of a row whose dimension value is missing, null, empty or only spaces."""
+
+
+def dimension_column(name: str) -> str:
+    """The checked table's column holding dimension `name`: prefixed, so no name can clash with another column."""
+    return f'"dim_{name}"'
 
 
 @dataclass(frozen=True)
@@ -88,7 +101,7 @@ def _in_list(values: tuple[str, ...]) -> str:
     return ", ".join(sql_text(v) for v in values)
 
 
-def _reader(fmt: LedgerFormat, path: Path, *, parallel: bool = True) -> str:
+def _reader(fmt: LedgerFormat, path: Path, dimensions: tuple[str, ...], *, parallel: bool = True) -> str:
     quoted = sql_text(str(path))
     match fmt:
         case LedgerFormat.CSV:
@@ -99,7 +112,7 @@ def _reader(fmt: LedgerFormat, path: Path, *, parallel: bool = True) -> str:
             return f"read_parquet({quoted})"
         case LedgerFormat.JSONL:
             # Every column declared: a key missing from a line reads as NULL and is reported on that row.
-            columns = ", ".join(f"{sql_text(c)}: 'VARCHAR'" for c in _READ_COLUMNS)
+            columns = ", ".join(f"{sql_text(c)}: 'VARCHAR'" for c in (*_READ_COLUMNS, *dimensions))
             return f"read_json({quoted}, format = 'newline_delimited', columns = {{{columns}}})"
 
 
@@ -110,22 +123,25 @@ def read_checked(
     dataset: Dataset,
     temporary: bool = False,
     opened: Path | None = None,
+    dimensions: tuple[str, ...] = BUILTIN_DIMENSIONS,
 ) -> CheckedTable:
     """Read `dataset` into a new checked `table`; a file that cannot be read, or lacks a column, is refused.
 
     `opened` is where to read the file from when it is not `dataset.path` (the store passes a path to a
     file it has already opened and checked is a regular file); messages still name the dataset's file.
+    `dimensions` are the dimension columns to keep (one the file lacks reads as unassigned on every row).
     """
     path = opened or dataset.path
     try:
         try:
-            _create_checked(con, table, _reader(dataset.format, path), temporary)
+            _create_checked(con, table, _reader(dataset.format, path, dimensions), temporary, dimensions)
         except duckdb.Error as exc:
             # DuckDB's parallel CSV scanner refuses a quoted line break in a file with short lines; the
             # serial one reads it. Only CSV, only then: the serial scan is slower on a large file.
             if dataset.format is not LedgerFormat.CSV or "parallel=false" not in str(exc):
                 raise
-            _create_checked(con, table, _reader(dataset.format, path, parallel=False), temporary)
+            reader = _reader(dataset.format, path, dimensions, parallel=False)
+            _create_checked(con, table, reader, temporary, dimensions)
     except duckdb.Error as exc:
         raise KpiError(
             ErrorCode.LEDGER_INVALID,
@@ -141,7 +157,9 @@ def _first_line(exc: Exception) -> str:
     return str(exc).splitlines()[0] if str(exc) else type(exc).__name__
 
 
-def _create_checked(con: duckdb.DuckDBPyConnection, table: str, reader: str, temporary: bool) -> None:
+def _create_checked(
+    con: duckdb.DuckDBPyConnection, table: str, reader: str, temporary: bool, dimensions: tuple[str, ...]
+) -> None:
     present = {row[0] for row in con.execute(f"DESCRIBE SELECT * FROM {reader}").fetchall()}
     missing = [c for c in REQUIRED_COLUMNS if c not in present]
     if missing:
@@ -151,15 +169,23 @@ def _create_checked(con: duckdb.DuckDBPyConnection, table: str, reader: str, tem
             field="ledger",
             details={"missing_columns": missing, "required_columns": list(REQUIRED_COLUMNS)},
         )
-    con.execute(f"CREATE {'TEMP ' if temporary else ''}TABLE {table} AS {_checked_sql(reader, present)}")
+    checked = _checked_sql(reader, present, dimensions)
+    con.execute(f"CREATE {'TEMP ' if temporary else ''}TABLE {table} AS {checked}")
 
 
-def read_inline(con: duckdb.DuckDBPyConnection, table: str, name: str, rows: InlineRows) -> CheckedTable:
+def read_inline(
+    con: duckdb.DuckDBPyConnection,
+    table: str,
+    name: str,
+    rows: InlineRows,
+    dimensions: tuple[str, ...] = BUILTIN_DIMENSIONS,
+) -> CheckedTable:
     """Inline rows checked into a temporary `table`, read exactly as a .jsonl dataset of the same rows."""
     with tempfile.TemporaryDirectory(prefix="ledger-") as tmp:
         path = Path(tmp) / "rows.jsonl"
         path.write_text(inline_jsonl(rows.rows), encoding="utf-8")
-        return read_checked(con, table, dataset=Dataset(name, path, LedgerFormat.JSONL), temporary=True)
+        dataset = Dataset(name, path, LedgerFormat.JSONL)
+        return read_checked(con, table, dataset=dataset, temporary=True, dimensions=dimensions)
 
 
 _DATE_COLUMNS = (("start_date", "s"), ("end_date", "e"), ("signed_date", "signed"), ("go_live_date", "g"))
@@ -172,12 +198,29 @@ _AMOUNT_RULE = (
 
 def _shown(column: str) -> str:
     """The column's text as a reason quotes it: at most 40 characters, control characters as '?'."""
-    return f"regexp_replace(left({column}, 40), '[\\x00-\\x1f\\x7f]', '?', 'g')"
+    return f"regexp_replace(left({column}, 40), '{CONTROL_CHARACTERS}', '?', 'g')"
 
 
-def _checks() -> list[tuple[str, str]]:
+def _quoted(column: str) -> str:
+    """The column's text as a reason quotes it, between single quotes (see `_shown`)."""
+    return f"'''' || {_shown(column)} || ''''"
+
+
+def _checks(dimensions: tuple[str, ...]) -> list[tuple[str, str]]:
     """(condition, reason) for every way a row can be unusable, over its text and its typed reading."""
     checks = [(f"{c} IS NULL OR trim({c}) = ''", sql_text(f"missing {c}")) for c in REQUIRED_COLUMNS]
+    for name in dimensions:
+        column = dimension_column(name)
+        checks += [
+            (
+                f"length({column}) > {DIMENSION_LENGTH}",
+                f"{sql_text(name + ' ')} || {_quoted(column)} || ' is longer than {DIMENSION_LENGTH} characters'",
+            ),
+            (
+                f"regexp_matches({column}, '{CONTROL_CHARACTERS}')",
+                f"{sql_text(name + ' ')} || {_quoted(column)} || ' holds a control character'",
+            ),
+        ]
     for column, typed in (("amount", "amount_net"), ("list_amount", "amount_list")):
         checks.append(
             (
@@ -235,7 +278,7 @@ def _checks() -> list[tuple[str, str]]:
 # A quick test that no check of `_checks` can fail, cheapest tests first, so that the reasons are spelled
 # out only for the rest. It may only err on the safe side: a usable row it does not pass (false or NULL,
 # e.g. a blank optional field) gets concat_ws of no reason, '' again. Each check's failure makes it false.
-_CLEARLY_USABLE = " AND ".join(
+_CLEARLY_USABLE_COLUMNS = " AND ".join(
     (
         "s IS NOT NULL AND e IS NOT NULL AND signed IS NOT NULL AND e >= s",
         "(go_live_date IS NULL OR g IS NOT NULL)",
@@ -257,6 +300,15 @@ _CLEARLY_USABLE = " AND ".join(
 )
 
 
+def _clearly_usable(dimensions: tuple[str, ...]) -> str:
+    """`_CLEARLY_USABLE_COLUMNS`, and every dimension value short and free of control characters (or absent)."""
+    short_and_clean = (
+        f"({c} IS NULL OR (length({c}) <= {DIMENSION_LENGTH} AND NOT regexp_matches({c}, '{CONTROL_CHARACTERS}')))"
+        for c in map(dimension_column, dimensions)
+    )
+    return " AND ".join((_CLEARLY_USABLE_COLUMNS, *short_and_clean))
+
+
 def _date_reading(column: str) -> str:
     """The column's date, or NULL unless its text is YYYY-MM-DD (spaces around it aside) of a real day in range.
 
@@ -266,18 +318,22 @@ def _date_reading(column: str) -> str:
     return f"CASE WHEN regexp_full_match({column}, '{_PADDED_DATE}') THEN TRY_CAST({column} AS DATE) END"
 
 
-def _checked_sql(reader: str, present: set[str]) -> str:
+def _checked_sql(reader: str, present: set[str], dimensions: tuple[str, ...]) -> str:
     """One pass over the file: each column's text, its typed reading, and every reason the row is unusable.
 
     Every column is read as text first, whatever its type in the file (a Parquet DATE reads as its ISO
     text, a DOUBLE as its shortest text, NaN as 'nan'), so one set of rules judges every format.
     """
+
     # An empty text is NULL, as CSV reads it, so that '' gives the same reasons in every format.
+    def read(column: str) -> str:
+        return f"""NULLIF(CAST("{column}" AS VARCHAR), '')""" if column in present else "CAST(NULL AS VARCHAR)"
+
     text = ", ".join(
-        f"""NULLIF(CAST("{c}" AS VARCHAR), '') AS {c}""" if c in present else f"CAST(NULL AS VARCHAR) AS {c}"
-        for c in _READ_COLUMNS
+        [f"{read(c)} AS {c}" for c in _READ_COLUMNS] + [f"{read(d)} AS {dimension_column(d)}" for d in dimensions]
     )
-    reasons = ", ".join(f"CASE WHEN {condition} THEN {reason} END" for condition, reason in _checks())
+    reasons = ", ".join(f"CASE WHEN {condition} THEN {reason} END" for condition, reason in _checks(dimensions))
+    kept = "".join(f", {dimension_column(d)}" for d in dimensions)
     # An amount is typed only once its text passed the rule: no lenient cast decides what is a number.
     amount, list_amount = (
         f"CASE WHEN regexp_full_match({c}, '{_PADDED_AMOUNT}') THEN TRY_CAST({c} AS DECIMAL(38,6)) END"
@@ -286,8 +342,8 @@ def _checked_sql(reader: str, present: set[str]) -> str:
     dates = ", ".join(f"{_date_reading(column)} AS {typed}" for column, typed in _DATE_COLUMNS)
     return f"""
         SELECT contract_id, account_id, charge_type, amount_period, change_type, currency,
-               amount_net, amount_list, s, e, signed, COALESCE(g, s) AS live,
-               CASE WHEN {_CLEARLY_USABLE} THEN '' ELSE concat_ws('; ', {reasons}) END AS reason
+               amount_net, amount_list, s, e, signed, COALESCE(g, s) AS live, line_id{kept},
+               CASE WHEN {_clearly_usable(dimensions)} THEN '' ELSE concat_ws('; ', {reasons}) END AS reason
         FROM (
             SELECT *, {amount} AS amount_net, {list_amount} AS amount_list, {dates}
             FROM (SELECT {text} FROM {reader}) t
@@ -327,6 +383,8 @@ class OpenLedger:
     """The table `build` makes from the lines, kept with the dataset under a key naming all it depends on."""
     lines_key: Hashable
     """What the lines depend on beyond the file (the rates applied): part of the key of anything derived."""
+    dimensions: tuple[str, ...]
+    """The dimension columns of the lines, each as `dim_<name>`: a member, never blank (blank reads 'unassigned')."""
 
 
 @contextmanager
@@ -346,12 +404,12 @@ def open_ledger(store: LedgerStore, source: LedgerSource, requested_currency: st
 
         match source.origin:
             case InlineRows() as rows:
-                checked = read_inline(con, "inline_checked", source.name, rows)
+                checked = read_inline(con, "inline_checked", source.name, rows, source.dimensions)
                 yield _open(con, source, checked, requested_currency, build_here)
             case Dataset() as dataset:
 
                 def load(cursor: duckdb.DuckDBPyConnection, table: str, opened: Path) -> CheckedTable:
-                    return read_checked(cursor, table, dataset=dataset, opened=opened)
+                    return read_checked(cursor, table, dataset=dataset, opened=opened, dimensions=source.dimensions)
 
                 with store.checked(dataset.path, load, shown=dataset.name) as held:
 
@@ -362,10 +420,20 @@ def open_ledger(store: LedgerStore, source: LedgerSource, requested_currency: st
                     yield _open(con, source, held.checked, requested_currency, build_kept)
 
 
-_USABLE = (
-    "SELECT rowid + 1 AS row_no, currency, contract_id, account_id, charge_type, amount_period, change_type, "
-    "amount_net, amount_list, s, e, e + 1 AS ex, signed, live FROM {table} WHERE reason = ''"
-)
+def _members(dimensions: tuple[str, ...]) -> str:
+    """Each dimension's member: its text, or 'unassigned' when missing, null, empty or only spaces."""
+    return "".join(
+        f", CASE WHEN trim(coalesce({c}, '')) = '' THEN '{UNASSIGNED}' ELSE {c} END AS {c}"
+        for c in map(dimension_column, dimensions)
+    )
+
+
+def _usable(table: str, dimensions: tuple[str, ...]) -> str:
+    return (
+        "SELECT rowid + 1 AS row_no, currency, contract_id, account_id, charge_type, amount_period, change_type, "
+        f"amount_net, amount_list, s, e, e + 1 AS ex, signed, live, line_id{_members(dimensions)} "
+        f"FROM {table} WHERE reason = ''"
+    )
 
 
 def _open(
@@ -385,11 +453,11 @@ def _open(
         )
     found = checked.currencies
     currency, rates = _conversion(found, requested_currency, dict(source.fx_rates))
-    lines = f"({_USABLE.format(table=checked.table)})"
+    lines = f"({_usable(checked.table, source.dimensions)})"
     # Keyed by the rates actually applied: other rates give other tables, never these.
     lines_key = tuple(sorted(rates.items()))
     if any(rate != 1 for rate in rates.values()):
-        lines = derive(("converted", lines_key), functools.partial(_convert, lines, rates))
+        lines = derive(("converted", lines_key), functools.partial(_convert, lines, rates, source.dimensions))
     validation = Validation(
         rows_read=rows_read,
         rows_used=rows_read - rows_rejected,
@@ -398,10 +466,12 @@ def _open(
         currency=currency,
         converted_from=tuple(sorted(c for c in found if c != currency)),
     )
-    return OpenLedger(con, validation, lines, derive, lines_key)
+    return OpenLedger(con, validation, lines, derive, lines_key, source.dimensions)
 
 
-def _convert(lines: str, rates: dict[str, Decimal], con: duckdb.DuckDBPyConnection, target: str) -> None:
+def _convert(
+    lines: str, rates: dict[str, Decimal], dimensions: tuple[str, ...], con: duckdb.DuckDBPyConnection, target: str
+) -> None:
     """The usable rows with their amounts in the result's currency."""
     rate_rows = ", ".join(f"({sql_text(c)}, CAST({sql_text(str(r))} AS DECIMAL(38,12)))" for c, r in rates.items())
     # Rounded to six decimals after conversion: a converted amount is only as exact as its rate.
@@ -411,7 +481,7 @@ def _convert(lines: str, rates: dict[str, Decimal], con: duckdb.DuckDBPyConnecti
         SELECT u.row_no, u.currency, u.contract_id, u.account_id, u.charge_type, u.amount_period, u.change_type,
                CAST(u.amount_net * f.rate AS DECIMAL(38,6)) AS amount_net,
                CAST(u.amount_list * f.rate AS DECIMAL(38,6)) AS amount_list,
-               u.s, u.e, u.ex, u.signed, u.live
+               u.s, u.e, u.ex, u.signed, u.live, u.line_id{"".join(f", u.{dimension_column(d)}" for d in dimensions)}
         FROM {lines} u JOIN (VALUES {rate_rows}) f(currency, rate) ON f.currency = u.currency
         """
     )

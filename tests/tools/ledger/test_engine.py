@@ -280,9 +280,10 @@ BIG = "9" * 24  # the most integer digits an amount may have
 
 
 def test_a_sum_that_overflows_the_engines_decimals_is_out_of_range_not_a_database_error(compute, make_line):
-    # Three monthly lines of 10^24 − 1: each annualizes to ~1.2 × 10^25, and with the engine's twelve
-    # decimals of scale the annualizing multiplication leaves DECIMAL(38, …): a database overflow.
-    rows = [make_line(account_id=f"A{i}", contract_id=f"C{i}", amount=BIG, amount_period="month") for i in range(3)]
+    # Ten monthly lines of 10^24 − 1: each annualizes to 12 × (10^24 − 1) ≈ 1.2 × 10^25, which the engine
+    # values exactly; their sum, 1.2 × 10^26 − 120, has 27 integer digits, beyond the 26 that DECIMAL(38,12)
+    # (the twelve decimals every value is summed in) holds: a database overflow.
+    rows = [make_line(account_id=f"A{i}", contract_id=f"C{i}", amount=BIG, amount_period="month") for i in range(10)]
     with pytest.raises(KpiError) as info:
         compute("sales.arr", rows, as_of=MID_2026, currency="USD")
     detail = info.value.detail

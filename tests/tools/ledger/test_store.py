@@ -42,8 +42,9 @@ def test_a_second_call_on_the_same_dataset_reuses_its_checked_table(ctx, tmp_pat
     assert (arr.value, customers.value) == (Decimal(15000), Decimal(2))
     stats = registry.store.stats
     assert (stats.loads, stats.hits, stats.cached) == (1, 1, 1)
-    # ARR and customer count price the lines under the same rules: one priced table, reused once.
-    assert (stats.derivations, stats.derived_hits) == (1, 1)
+    # ARR and customer count price and value the lines under the same rules: one priced table, one table of
+    # contract values and one of live accounts, each built once and reused once.
+    assert (stats.derivations, stats.derived_hits) == (3, 3)
     assert customers.ledger is not None and customers.ledger.rows_read == 2
 
 
@@ -87,9 +88,10 @@ def test_a_different_fx_table_is_not_served_from_another_ones_conversion(ctx, tm
     # 12,000 USD + 1,000 EUR × 1.1 = 13,100; × 1.2 = 13,200; 1.10 is the same rate as 1.1.
     assert (arr("1.1"), arr("1.2"), arr("1.10")) == (Decimal(13100), Decimal(13200), Decimal(13100))
     stats = registry.store.stats
-    # One read of the file; per rate a conversion and the lines priced from it, built once each.
+    # One read of the file; per rate a conversion, the lines priced from it, their contract values and live
+    # accounts, built once each (4 × 2 = 8); the third call, at rate 1.10, reuses the first one's four tables.
     assert (stats.loads, stats.hits) == (1, 2)
-    assert (stats.derivations, stats.derived_hits) == (4, 2)
+    assert (stats.derivations, stats.derived_hits) == (8, 4)
 
 
 def test_inline_rows_are_never_cached(compute, registry, make_line):

@@ -1,0 +1,219 @@
+"""The board pack on a small hand-made ledger: every figure worked out by hand below.
+
+Accounts (yearly recurring contracts, USD, live on their start date):
+- A1: 100,000 for 2025; renewed at 120,000 for 2026 (signed 2025-12-15).
+- A2: 60,000 from 2025-07-01 to 2026-06-30; renewed at 72,000 from 2026-07-01 (signed 2026-06-15).
+- A3: 36,000 from 2025-09-01 to 2026-08-31; not renewed (churns in Q3 2026).
+- A4: new logo, 48,000 from 2026-08-01 (signed 2026-07-20).
+- A5: new logo, 30,000 from 2026-10-01 (signed 2026-09-15): contracted at the Q3 close, not yet live.
+
+ARR (live recurring run-rate):
+- 2025-09-30: A1 100,000 + A2 60,000 + A3 36,000 = 196,000
+- 2026-06-30: A1 120,000 + A2 60,000 + A3 36,000 = 216,000
+- 2026-09-30: A1 120,000 + A2 72,000 + A4 48,000 = 240,000
+QoQ growth (240,000 − 216,000) ÷ 216,000 = 11.11 %; YoY (240,000 − 196,000) ÷ 196,000 = 22.45 %.
+Bridge Q3 2026: 216,000 + new 48,000 (A4) + expansion 12,000 (A2) − churn 36,000 (A3) = 240,000; net new 24,000.
+NRR, 12 months to 2026-09-30, cohort live on 2025-09-30 (196,000): now A1 120,000 + A2 72,000 + A3 0
+= 192,000 → 97.96 %. GRR capped per customer: min(120k, 100k) + min(72k, 60k) + 0 = 160,000 → 81.63 %.
+Logo churn: 1 of the 3 cohort accounts gone → 33.33 %.
+New-logo ACV Q3 2026 (signed in the quarter, TCV ÷ term): (48,000 + 30,000) ÷ 2 = 39,000.
+Blended ACV: 240,000 ÷ 3 live accounts = 80,000 at the close; 216,000 ÷ 3 = 72,000 at 2026-06-30.
+CARR at the close: 240,000 + A5's 30,000 = 270,000.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Any
+
+import pytest
+
+from kpi_context.ontology.catalog import Catalog
+from kpi_context.ontology.loader import load_catalog
+from kpi_context.tools.board_pack import BoardPack, CompareTo, board_pack
+from kpi_context.tools.compare import Direction
+from kpi_context.tools.context import ToolContext
+from kpi_context.tools.errors import ErrorCode, KpiError
+from kpi_context.tools.ledger.source import DatasetRegistry
+from kpi_context.tools.trend import Change
+from kpi_context.tools.values import ValueClaim
+from tests.support.ledgers import line
+
+
+def _contract(contract: str, account: str, amount: str, start: str, end: str, signed: str, kind: str) -> dict[str, Any]:
+    return line(
+        contract_id=contract,
+        account_id=account,
+        line_id=f"L-{contract}",
+        amount=amount,
+        start_date=start,
+        end_date=end,
+        signed_date=signed,
+        change_type=kind,
+    )
+
+
+ROWS = [
+    _contract("C1", "A1", "100000", "2025-01-01", "2025-12-31", "2024-12-15", "new"),
+    _contract("C1R", "A1", "120000", "2026-01-01", "2026-12-31", "2025-12-15", "renewal"),
+    _contract("C2", "A2", "60000", "2025-07-01", "2026-06-30", "2025-06-20", "new"),
+    _contract("C2R", "A2", "72000", "2026-07-01", "2027-06-30", "2026-06-15", "renewal"),
+    _contract("C3", "A3", "36000", "2025-09-01", "2026-08-31", "2025-08-20", "new"),
+    _contract("C4", "A4", "48000", "2026-08-01", "2027-07-31", "2026-07-20", "new"),
+    _contract("C5", "A5", "30000", "2026-10-01", "2027-09-30", "2026-09-15", "new"),
+]
+
+
+@pytest.fixture(scope="module")
+def catalog() -> Catalog:
+    return load_catalog()
+
+
+@pytest.fixture(scope="module")
+def ctx(catalog: Catalog) -> ToolContext:
+    return ToolContext.create(catalog, secret=b"pack-tests")
+
+
+@pytest.fixture(scope="module")
+def pack(ctx: ToolContext) -> BoardPack:
+    return board_pack(ctx, "2026-Q3", datasets=DatasetRegistry(data_dir=None), ledger={"rows": ROWS}, currency="USD")
+
+
+def _item(pack: BoardPack, kpi: str) -> Any:
+    return next(item for item in pack.items if item.kpi == kpi)
+
+
+@pytest.mark.parametrize(
+    ("kpi", "expected"),
+    [
+        ("sales.arr", "240000.00"),
+        ("sales.arr_growth_qoq", "11.11"),
+        ("sales.growth_rate_yoy", "22.45"),
+        ("sales.net_new_arr", "24000.00"),
+        ("customers.net_revenue_retention", "97.96"),
+        ("customers.gross_revenue_retention", "81.63"),
+        ("customers.logo_churn_rate", "33.33"),
+        ("sales.avg_contract_value", "39000.00"),
+        ("customers.avg_contract_value", "80000.00"),
+        ("sales.carr", "270000.00"),
+    ],
+)
+def test_every_ledger_kpi_of_the_pack_is_the_hand_computed_figure(pack: BoardPack, kpi: str, expected: str) -> None:
+    assert _item(pack, kpi).value == Decimal(expected)
+
+
+def test_the_blended_acv_trend_is_the_change_from_the_prior_close(pack: BoardPack) -> None:
+    # (80,000 − 72,000) ÷ 72,000 = 11.11 %
+    assert _item(pack, "customers.acv_trend_pct").value == Decimal("11.11")
+
+
+def test_the_bridge_lines_add_up_to_the_closing_arr(pack: BoardPack) -> None:
+    assert pack.bridge is not None
+    amounts = {line.line: line.amount for line in pack.bridge.lines}
+    assert amounts == {
+        "Opening ARR": Decimal("216000"),
+        "New business": Decimal("48000"),
+        "Expansion": Decimal("12000"),
+        "Reactivation": Decimal("0"),
+        "Contraction": Decimal("0"),
+        "Churn": Decimal("-36000"),
+    }
+    assert sum(amounts.values()) == pack.bridge.closing == Decimal("240000")
+    assert pack.bridge.reconciles
+
+
+def test_arr_changes_against_the_prior_quarter_and_year_are_governed(pack: BoardPack) -> None:
+    changes = _item(pack, "sales.arr").changes
+    quarter, year = changes[CompareTo.PRIOR_PERIOD], changes[CompareTo.PRIOR_YEAR]
+    assert isinstance(quarter, Change) and isinstance(year, Change)
+    # +24,000 on 216,000 is +11.11 %; +44,000 on 196,000 is +22.45 %.
+    assert quarter.text == "+$24,000 (+11.11%)" and quarter.direction is Direction.BETTER
+    assert year.text == "+$44,000 (+22.45%)"
+
+
+def test_nrr_moves_in_percentage_points(pack: BoardPack) -> None:
+    # A quarter earlier (12 months to 2026-06-30) the cohort of 2025-06-30 was A1 alone (100,000), at 120,000 a
+    # year later: NRR 120 %. 97.96 − 120 = −22.04 points, and a fall in NRR is worse.
+    quarter = _item(pack, "customers.net_revenue_retention").changes[CompareTo.PRIOR_PERIOD]
+    assert isinstance(quarter, Change)
+    assert quarter.text == "-22.04 percentage points" and quarter.direction is Direction.WORSE
+
+
+def test_a_change_against_a_period_with_no_value_says_why(pack: BoardPack) -> None:
+    # 12 months to 2025-09-30 open on 2024-09-30, when no account was live: that NRR is undefined.
+    year = _item(pack, "customers.net_revenue_retention").changes[CompareTo.PRIOR_YEAR]
+    assert isinstance(year, str) and year.startswith("no value for 12 months to Sep 2025")
+
+
+def test_every_item_names_the_kpis_it_must_be_read_with(pack: BoardPack, catalog: Catalog) -> None:
+    for item in pack.items:
+        assert item.pair_with == list(catalog.kpis[item.kpi].must_pair_with)
+
+
+def test_the_catalog_and_ledger_counts_are_stated_once_at_the_top(pack: BoardPack, catalog: Catalog) -> None:
+    assert pack.provenance.catalog_version == catalog.version
+    assert pack.ledger is not None and (pack.ledger.rows_read, pack.ledger.rows_rejected) == (7, 0)
+    dumped = pack.model_dump(mode="json", exclude_defaults=True)
+    assert all("provenance" not in item and "ledger" not in item for item in dumped["items"])
+
+
+def test_without_finance_inputs_each_finance_kpi_is_listed_with_what_is_missing(pack: BoardPack) -> None:
+    missing = {entry.kpi: entry.missing for entry in pack.not_computable}
+    assert set(missing) >= {"sales.magic_number", "finance.runway_months", "finance.burn_multiple"}
+    assert not any(item.kpi in missing for item in pack.items)
+    # Runway needs cash and net burn; neither comes from a ledger, so both are named, for the pack's quarter.
+    assert any("finance.net_burn_rate" in text and "Q3 2026" in text for text in missing["finance.runway_months"])
+
+
+def test_finance_kpis_are_computed_from_the_given_figures_and_the_ledger(ctx: ToolContext) -> None:
+    prior = ValueClaim.model_validate({"value": 50_000, "period": {"start": "2026-04-01", "end": "2026-06-30"}})
+    pack = board_pack(
+        ctx,
+        "2026-Q3",
+        datasets=DatasetRegistry(data_dir=None),
+        ledger={"rows": ROWS},
+        currency="USD",
+        kpis=["sales.magic_number", "finance.burn_multiple", "finance.runway_months"],
+        inputs={
+            "finance.total_sm": [60_000, prior],
+            "finance.net_burn_rate": 20_000,
+            "finance.operationally_available_cash": 600_000,
+        },
+    )
+    values = {item.kpi: item.value for item in pack.items}
+    # Magic number: net new ARR 24,000 (ledger) ÷ prior-quarter S&M 50,000 = 0.48x.
+    # Burn multiple: 20,000 a month × 3 months ÷ 24,000 = 2.50x. Runway: 600,000 ÷ 20,000 = 30 months.
+    assert values == {
+        "sales.magic_number": Decimal("0.48"),
+        "finance.burn_multiple": Decimal("2.50"),
+        "finance.runway_months": Decimal("30.00"),
+    }
+    assert pack.not_computable == [] and pack.refused == []
+
+
+def test_an_implausible_finance_input_is_refused_not_computed(ctx: ToolContext) -> None:
+    pack = board_pack(
+        ctx,
+        "2026-Q3",
+        datasets=DatasetRegistry(data_dir=None),
+        currency="USD",
+        kpis=["sales.cac_payback_period"],
+        inputs={"finance.total_sm": 60_000, "sales.new_business": 48_000, "sales.gross_margin": 0.8},
+    )
+    # 0.8 for a gross margin on the 0–100 scale is the fraction-for-percent slip: refused, never computed.
+    assert [(entry.kpi, entry.code) for entry in pack.refused] == [
+        ("sales.cac_payback_period", ErrorCode.IMPLAUSIBLE_VALUE)
+    ]
+    assert pack.items == []
+
+
+def test_a_misspelt_input_is_refused_naming_it(ctx: ToolContext) -> None:
+    with pytest.raises(KpiError) as refused:
+        board_pack(ctx, "2026-Q3", datasets=DatasetRegistry(data_dir=None), inputs={"finance.total_sn": 1})
+    assert refused.value.code is ErrorCode.UNKNOWN_INPUT and refused.value.detail.field == "inputs.finance.total_sn"
+
+
+def test_the_pack_is_signed_over_all_of_it(ctx: ToolContext, pack: BoardPack) -> None:
+    again = board_pack(ctx, "2026-Q3", datasets=DatasetRegistry(data_dir=None), ledger={"rows": ROWS}, currency="USD")
+    assert again.provenance.signature == pack.provenance.signature
+    assert pack.provenance.pack_id.startswith("v_")

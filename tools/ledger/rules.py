@@ -1,0 +1,150 @@
+"""Which rules a ledger KPI is computed under: its measure, the options applied, and the governed binding.
+
+The options a caller passes in `basis` (or the KPI's defaults) decide every rule that moves
+the number; the binding axes they touch are set on the value's binding. When those axes match a
+governed variant of the KPI the value carries that variant; when they match none it keeps its
+rules and says so in a warning, so it can only be compared with values computed the same way.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from kpi_context.ontology.binding import Binding, binding_differences
+from kpi_context.ontology.ledger_options import (
+    LEDGER_KPI_OPTIONS,
+    KpiOptions,
+    LedgerOptions,
+    OptionKey,
+    bound_binding,
+    catalog_defaults,
+    parse_option,
+)
+from kpi_context.ontology.model import DEFAULT_VARIANT_ID, KpiDefinition
+from kpi_context.tools.claims import allowed_bindings, variant_id_of
+from kpi_context.tools.context import ToolContext
+from kpi_context.tools.errors import ErrorCode, KpiError
+from kpi_context.tools.ledger.run import Measure
+from kpi_context.tools.resolve import resolve_kpi
+
+KPI_MEASURES: Mapping[str, Measure] = {
+    "sales.arr": Measure.ARR,
+    "sales.carr": Measure.ARR,
+    "sales.mrr": Measure.MRR,
+    "sales.starting_arr": Measure.STARTING_ARR,
+    "sales.new_business": Measure.NEW_BUSINESS,
+    "sales.expansion": Measure.EXPANSION,
+    "sales.downgrades": Measure.CONTRACTION,
+    "sales.churn_arr": Measure.CHURN,
+    "sales.reactivation": Measure.REACTIVATION,
+    "sales.net_new_arr": Measure.NET_NEW_ARR,
+    "customers.net_revenue_retention": Measure.NRR,
+    "customers.gross_revenue_retention": Measure.GRR,
+    "customers.total_customers": Measure.ACTIVE_LOGOS,
+    "sales.new_customers_added": Measure.NEW_LOGOS,
+    "customers.new_customers_added": Measure.NEW_LOGOS,
+    "customers.customers_churned": Measure.CHURNED_LOGOS,
+    "customers.logo_churn_rate": Measure.LOGO_CHURN_RATE,
+    "sales.avg_contract_value": Measure.NEW_LOGO_ACV,
+    "sales.booked_acv": Measure.BOOKED_ACV,
+    "customers.avg_contract_value": Measure.BLENDED_ACV,
+    "customers.acv_trend_pct": Measure.ACV_TREND,
+    "customers.top_customer_concentration": Measure.TOP_CONCENTRATION,
+    "sales.growth_rate_yoy": Measure.ARR_GROWTH,
+    "sales.arr_growth_qoq": Measure.ARR_GROWTH,
+    "sales.quick_ratio": Measure.QUICK_RATIO,
+    "customers.gross_dollar_churn_rate": Measure.GROSS_DOLLAR_CHURN,
+    "customers.net_dollar_churn_rate": Measure.NET_DOLLAR_CHURN,
+    "customers.expansion_rate": Measure.EXPANSION_RATE,
+    "customers.contraction_rate": Measure.CONTRACTION_RATE,
+    "customers.arpa": Measure.ARPA,
+}
+"""The KPIs a ledger computes; kept in step with the option table of `ontology.ledger_options`."""
+
+
+@dataclass(frozen=True)
+class Rules:
+    """A ledger KPI resolved: its measure, the options applied, the binding and governance they give."""
+
+    kpi: KpiDefinition
+    measure: Measure
+    spec: KpiOptions
+    variant_id: str | None
+    options: LedgerOptions
+    binding: Binding
+    warnings: tuple[str, ...]
+
+
+def rules_for(ctx: ToolContext, kpi_ref: str, variant: str | None, basis: Mapping[str, str] | None) -> Rules:
+    kpi = resolve_kpi(ctx.catalog, ctx.index, kpi_ref, field="kpi")
+    measure, spec = KPI_MEASURES.get(kpi.id), LEDGER_KPI_OPTIONS.get(kpi.id)
+    if measure is None or spec is None:
+        raise KpiError(
+            ErrorCode.NOT_COMPUTABLE,
+            f"{kpi.id} is not computed from a contract ledger; the ledger computes {sorted(KPI_MEASURES)}",
+            field="kpi",
+            details={"ledger_kpis": sorted(KPI_MEASURES)},
+        )
+    variant_id = variant_id_of(kpi, variant, "variant")
+    if spec.variants is not None and (variant_id or DEFAULT_VARIANT_ID) not in spec.variants:
+        raise KpiError(
+            ErrorCode.NOT_COMPUTABLE,
+            f"variant {variant_id!r} of {kpi.id} is not computed from a contract ledger (give its inputs to "
+            f"compute_kpi instead); from a ledger: {list(spec.variants)}",
+            field="variant",
+            details={"ledger_variants": list(spec.variants)},
+        )
+    catalog_binding = kpi.binding_for(variant_id)
+    options = chosen_options(kpi.id, spec, catalog_binding, basis)
+    binding = bound_binding(catalog_binding, options, spec.keys)
+    variant_id, warnings = _governed(kpi, variant_id, variant is not None, binding)
+    return Rules(kpi, measure, spec, variant_id, options, binding, tuple(warnings))
+
+
+def chosen_options(kpi_id: str, spec: KpiOptions, binding: Binding, basis: Mapping[str, str] | None) -> LedgerOptions:
+    """The defaults for this KPI (catalog binding first), with the caller's `basis` applied; unknown keys refused."""
+    options = catalog_defaults(spec, binding)
+    updates: dict[str, object] = {}
+    for raw_key, raw_value in (basis or {}).items():
+        key = next((k for k in OptionKey if k.value == raw_key), None)
+        if key is None or key not in spec.keys:
+            raise KpiError(
+                ErrorCode.INVALID_ARGUMENT,
+                f"basis key {raw_key!r} does not apply to {kpi_id} computed from a ledger; "
+                f"its keys are {[k.value for k in spec.keys]}",
+                field=f"basis.{raw_key}",
+                details={"allowed_keys": [k.value for k in spec.keys]},
+            )
+        value = parse_option(key, raw_value, spec) if isinstance(raw_value, str) else None
+        if value is None:
+            allowed = [v.value for v in spec.allowed(key)]
+            raise KpiError(
+                ErrorCode.INVALID_ARGUMENT,
+                f"basis.{raw_key} for {kpi_id} is one of {allowed}, not {raw_value!r}",
+                field=f"basis.{raw_key}",
+                details={"allowed": allowed},
+            )
+        updates[key.value] = value
+    return options.model_copy(update=updates)
+
+
+def _governed(
+    kpi: KpiDefinition, variant_id: str | None, explicit: bool, binding: Binding
+) -> tuple[str | None, list[str]]:
+    """The governed variant whose binding the applied rules produce, or a warning that none does."""
+    allowed = allowed_bindings(kpi)
+    chosen = variant_id or DEFAULT_VARIANT_ID
+    if allowed[chosen] == binding:
+        return variant_id, []
+    if not explicit:
+        for vid, candidate in allowed.items():
+            if candidate == binding:
+                return (None if vid == DEFAULT_VARIANT_ID else vid), []
+    differences = ", ".join(
+        f"{axis.value} {got} (governed: {want})" for axis, want, got in binding_differences(allowed[chosen], binding)
+    )
+    return variant_id, [
+        f"computed under rules no governed variant of {kpi.id} uses ({differences}); "
+        "compare it only with values bound the same way"
+    ]

@@ -1,0 +1,118 @@
+"""Every contract's value through time: the table each ledger measure reads, at one date or at many.
+
+A contract's value under a set of options (`sql.contract_values_sql`) is a function of the day it
+is taken on, and it only changes on a few days: when one of its lines takes effect or ends, and
+(for current-contract-year annualization) on an anniversary of its start. Between two such days
+it is constant. So the value is worked out once per contract and stretch — by the very same
+valuation, taken on the stretch's first day — and kept as rows
+
+    (contract_id, account_id, vf, vt, value, live)
+
+meaning: on every day d with vf ≤ d < vt the contract's value is `value`, and it is live (a line in
+force with a positive run rate) when `live`. A day on which a contract has no selected line has no
+row. Any measure at any set of dates then joins this table to its dates: a single value and a
+series of sixty read the same rows with the same query, and cannot drift apart.
+
+The first stretch of each contract opens at -infinity and the last closes at +infinity; the
+value of the first is taken on BEFORE_LEDGER, a day before any date a ledger may hold.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+
+import duckdb
+
+from kpi_context.ontology.binding import Annualization
+from kpi_context.ontology.ledger_options import LedgerOptions
+from kpi_context.tools.ledger.sql import contract_values_sql, literal, priced_key
+from kpi_context.tools.ledger.validate import FIRST_YEAR
+
+BEFORE_LEDGER = date(FIRST_YEAR - 1, 12, 31)
+"""A day before every date a ledger row may carry: the valuation day of each contract's first stretch."""
+
+
+def valued_key(options: LedgerOptions) -> tuple[object, ...]:
+    """The options `valued_sql` depends on: equal keys, equal tables."""
+    return ("valued", *priced_key(options), options.annualization, options.short_terms, options.co_term)
+
+
+def _anniversaries(line_dated: bool, priced: str) -> str:
+    """Each contract's anniversaries: the first day of each later year on which its contract year turns.
+
+    `sql._window` counts whole years from the contract start `cs` by comparing month and day, so a
+    year turns on the day whose month and day first reach those of `cs`: the same date, or 1 March
+    for a contract started on 29 February in a year without one. make_date(Y, month, 1) plus (day − 1)
+    days is exactly that day. Only current-contract-year annualization moves with the years.
+    """
+    if not line_dated:
+        return ""
+    return f"""
+        UNION ALL
+        SELECT contract_id,
+               CAST(make_date(y, month(cs), 1) + to_days(CAST(day(cs) - 1 AS INTEGER)) AS DATE)
+        FROM (
+            SELECT contract_id, cs, unnest(range(year(cs) + 1, year(greatest(max(ex), max(eff), cs)) + 2)) AS y
+            FROM {priced} GROUP BY contract_id, cs
+        ) years"""
+
+
+def valued_sql(options: LedgerOptions, priced: str) -> str:
+    """The rows of table `valued` (module docstring), from the table `priced` priced under the same options."""
+    line_dated = options.annualization is Annualization.CURRENT_CONTRACT_YEAR
+    # The days a contract's value can change on: its lines' first and first-excluded days (in force from
+    # `eff` to `ex`), the anniversaries that move the contract year, and one day before them all.
+    breakpoints = f"""
+        SELECT DISTINCT contract_id, b FROM (
+            SELECT contract_id, eff AS b FROM {priced}
+            UNION ALL SELECT contract_id, ex FROM {priced}
+            UNION ALL SELECT contract_id, {literal(BEFORE_LEDGER)} FROM {priced}
+            {_anniversaries(line_dated, priced)}
+        ) days"""
+    valuation = contract_values_sql(
+        options, "vf", live_only=False, source="stretched", keys=("vf", "vt"), with_live=True
+    )
+    return f"""
+        WITH stretches AS (
+            SELECT contract_id, b AS vf, lead(b, 1, DATE 'infinity') OVER (PARTITION BY contract_id ORDER BY b) AS vt
+            FROM ({breakpoints}) bp
+        ),
+        stretched AS (
+            SELECT p.*, st.vf, st.vt FROM {priced} p JOIN stretches st USING (contract_id)
+        )
+        SELECT contract_id, account_id,
+               CASE WHEN vf = {literal(BEFORE_LEDGER)} THEN DATE '-infinity' ELSE vf END AS vf, vt,
+               value, live_rate > 0 AS live
+        FROM ({valuation}) v
+    """
+
+
+def build_valued(options: LedgerOptions, priced: str, cursor: duckdb.DuckDBPyConnection, target: str) -> None:
+    cursor.execute(f"CREATE {target} AS {valued_sql(options, priced)}")
+
+
+def live_accounts_sql(valued: str) -> str:
+    """(account_id, vf, vt): the stretches over which each account is live, its live contracts' stretches merged.
+
+    An account is live on a day when one of its contracts is; overlapping or touching stretches are one.
+    """
+    return f"""
+        WITH live AS (SELECT account_id, vf, vt FROM {valued} WHERE live),
+        ordered AS (
+            SELECT *, max(vt) OVER (
+                PARTITION BY account_id ORDER BY vf, vt ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING
+            ) AS reached
+            FROM live
+        ),
+        islands AS (
+            SELECT account_id, vf, vt,
+                   sum(CASE WHEN reached IS NULL OR reached < vf THEN 1 ELSE 0 END)
+                       OVER (PARTITION BY account_id ORDER BY vf, vt) AS island
+            FROM ordered
+        )
+        SELECT account_id, min(vf) AS vf, max(vt) AS vt FROM islands GROUP BY account_id, island
+    """
+
+
+def build_live_accounts(valued: str, cursor: duckdb.DuckDBPyConnection, target: str) -> None:
+    cursor.execute(f"CREATE {target} AS {live_accounts_sql(valued)}")
