@@ -346,7 +346,7 @@ class Generator:
                 "customers.net_revenue_retention",
                 "customers.gross_revenue_retention",
                 "customers.total_customers",
-                "sales.new_customers_added",
+                "customers.new_customers_added",
                 "customers.logo_churn_rate",
                 "sales.avg_contract_value",
                 "customers.avg_contract_value",

@@ -61,6 +61,8 @@ BRIDGE_OPEN = date(2024, 12, 31)
 KPIS = ("arr", "nrr", "bridge")
 MODES = ("engine-cold", "engine-warm", "floor-cold", "floor-warm", "python")
 SERIES_START, SERIES_END = "2024-01", "2025-12"
+PACK_PERIOD = "2025-Q4"
+"""The board pack's quarter: its ledger KPIs at this quarter, the one before and the one a year earlier."""
 """The 24 months of the series comparison, closing on AS_OF."""
 SERIES_TARGET = 0.2
 WARM_RUNS = 3
@@ -259,6 +261,40 @@ def run_series(path: Path) -> dict[str, object]:
         "series": series_seconds,
         "ratio": series_seconds / singles_seconds,
         "value": str(series[-1].total.value),
+        **run_pack(context, registry),
+    }
+
+
+def run_pack(context: ToolContext, registry: DatasetRegistry) -> dict[str, object]:
+    """The default board pack's ledger section against the same values as single calls, warm."""
+    from kpi_context.tools.board_pack import LEDGER_SECTION, board_pack
+    from kpi_context.tools.ledger.engine import compute_from_ledger
+    from kpi_context.tools.periods import parse_period
+
+    quarter = parse_period(PACK_PERIOD)
+    periods = (quarter, quarter.shifted(-3), quarter.shifted(-12))
+    board_pack(context, quarter, datasets=registry, ledger="bench")  # reads and prices under every option set
+    pack_seconds = singles_seconds = float("inf")
+    for _ in range(WARM_RUNS):
+        started = time.perf_counter()
+        pack = board_pack(context, quarter, datasets=registry, ledger="bench")
+        pack_seconds = min(pack_seconds, time.perf_counter() - started)
+        started = time.perf_counter()
+        # The same values one call each: every ledger KPI of the pack at the quarter, a quarter and a year earlier.
+        singles = [
+            compute_from_ledger(context, kpi, "bench", datasets=registry, period=period)
+            for kpi in LEDGER_SECTION
+            for period in periods
+        ]
+        singles_seconds = min(singles_seconds, time.perf_counter() - started)
+    current = {value.kpi: value.value for value in singles[:: len(periods)]}
+    assert {item.kpi: item.value for item in pack.items} == current, "a pack value differs from its single value"
+    return {
+        "pack_kpis": len(pack.items),
+        "pack_singles": len(LEDGER_SECTION) * len(periods),
+        "pack": pack_seconds,
+        "pack_singles_seconds": singles_seconds,
+        "pack_ratio": pack_seconds / singles_seconds,
     }
 
 
@@ -369,7 +405,9 @@ def _print_series(path: Path, lines: int) -> None:
         f"  first call (read, check, price, value): {r['first_call']:.3f} s\n"
         f"  {r['points']} single calls: {r['singles']:.3f} s   one series: {r['series']:.3f} s   "
         f"ratio {r['ratio']:.3f} ({verdict} the target ≤ {SERIES_TARGET}); peak RSS {r['peak_mb']:.0f} MB; "
-        f"last point {r['value']}"
+        f"last point {r['value']}\n"
+        f"board pack ({PACK_PERIOD}, ledger section, {r['pack_kpis']} KPIs): {r['pack']:.3f} s against "
+        f"{r['pack_singles']} single calls {r['pack_singles_seconds']:.3f} s, ratio {r['pack_ratio']:.3f}"
     )
 
 

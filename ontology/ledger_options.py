@@ -240,7 +240,6 @@ LEDGER_KPI_OPTIONS: Mapping[str, KpiOptions] = MappingProxyType(
         "customers.acv_trend_pct": _ARR,
         "customers.top_customer_concentration": _ARR,
         "customers.total_customers": _COUNTS,
-        "sales.new_customers_added": _COUNTS,
         "customers.new_customers_added": _COUNTS,
         "customers.customers_churned": _COUNTS,
         "customers.logo_churn_rate": _COUNTS,

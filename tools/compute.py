@@ -6,9 +6,11 @@ from collections.abc import Mapping
 from datetime import date
 
 from kpi_context.ontology.binding import Binding, TimeBasisKind, Unit
+from kpi_context.ontology.catalog import Catalog
 from kpi_context.ontology.expression import UndefinedResult, evaluate, parse
 from kpi_context.ontology.model import (
     DEFAULT_VARIANT_ID,
+    Expression,
     ExpressionInput,
     FieldType,
     KpiDefinition,
@@ -137,6 +139,7 @@ def compute_from_inputs(
             field="inputs",
             details={"missing": [kpi.id]},
         )
+    given = _renamed_merged_inputs(binder.catalog, expression, given)
     names = {spec.name for spec in expression.inputs}
     unknown = sorted(set(given) - names)
     if unknown:
@@ -194,6 +197,21 @@ def input_use(name: str, value: BoundValue) -> InputUse:
     return InputUse(
         name=name, kpi=value.kpi, value=value.value, label=value.label, value_id=value_id, status=value.status
     )
+
+
+def _renamed_merged_inputs(
+    catalog: Catalog, expression: Expression, given: dict[str, InputArgument]
+) -> dict[str, InputArgument]:
+    """An input named by a KPI id that was merged into another (a former duplicate) takes the current name."""
+    renamed = dict(given)
+    for spec in expression.inputs:
+        target = catalog.kpis.get(spec.kpi) if spec.kpi is not None and spec.name == spec.kpi else None
+        if target is None or spec.name in renamed:
+            continue
+        former = next((old for old in target.merged_ids if old in renamed), None)
+        if former is not None:
+            renamed[spec.name] = renamed.pop(former)
+    return renamed
 
 
 def _reported(

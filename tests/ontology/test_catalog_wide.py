@@ -198,8 +198,6 @@ SHARED_NAMES = {
     # A family people call by one name: the search lists every member so the caller must choose.
     "acv": {"customers.avg_contract_value", "sales.avg_contract_value"},
     "avgcontractvalue": {"customers.avg_contract_value", "sales.avg_contract_value"},
-    # One count under two ids until the ledger tables let the two be merged.
-    "newcustomersadded": {"customers.new_customers_added", "sales.new_customers_added"},
     # The amount and its share, and two narrative fields, whose names differ only by '%' or domain.
     "arratrisk": {"customers.arr_at_risk", "customers.percent_arr_at_risk"},
     "atriskarr": {"customers.arr_at_risk", "customers.percent_arr_at_risk"},

@@ -38,8 +38,8 @@ async def test_the_catalog_index_has_version_hash_and_every_kpi(client: Client, 
     assert index["content_hash"].startswith("sha256:")
     # Every KPI is one definition file, kpis/<domain>/<slug>.json, under the catalog root; the index must list
     # each file's id exactly once. Read from the files themselves, not from the loaded catalog, so a definition
-    # the loader dropped would show. (At catalog 1.2.0 that is 196: the 175 of 1.1.0, minus the 2 merged into
-    # another KPI, plus the 22 the changelog lists and sales.arr_growth_qoq.)
+    # the loader dropped would show. (At catalog 1.2.0 that is 195: the 175 of 1.1.0, minus the 3 merged into
+    # another KPI, plus the 23 the changelog lists.)
     defined = [json.loads(path.read_text(encoding="utf-8"))["id"] for path in CATALOG_ROOT.glob("kpis/*/*.json")]
     listed = [k["id"] for k in index["kpis"]]
     assert len(listed) == len(set(listed)) == len(defined)

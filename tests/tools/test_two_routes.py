@@ -564,7 +564,7 @@ NRR_INPUTS = ("sales.starting_arr", "sales.expansion", "sales.downgrades", "sale
 
 def test_new_business_over_new_customers_is_refused_as_new_logo_acv():
     new_business = ledger_value("sales.new_business", period=Q3)
-    new_customers = ledger_value("sales.new_customers_added", period=Q3)
+    new_customers = ledger_value("customers.new_customers_added", period=Q3)
     # What the issue saw: 107,534.38 quoted under the new-logo ACV label.
     ratio = (new_business.value or Decimal(0)) / (new_customers.value or Decimal(1))
     assert ratio.quantize(Decimal("0.01"), rounding=ROUND_HALF_EVEN) == Decimal("107534.38")
@@ -582,7 +582,7 @@ def test_new_business_over_new_customers_is_refused_as_new_logo_acv():
         compute_from_inputs(
             CTX,
             "sales.avg_contract_value",
-            {"sales.new_business": claim(new_business), "sales.new_customers_added": claim(new_customers)},
+            {"sales.new_business": claim(new_business), "customers.new_customers_added": claim(new_customers)},
             period="2026-Q3",
             currency="USD",
         )

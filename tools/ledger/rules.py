@@ -42,7 +42,6 @@ KPI_MEASURES: Mapping[str, Measure] = {
     "customers.net_revenue_retention": Measure.NRR,
     "customers.gross_revenue_retention": Measure.GRR,
     "customers.total_customers": Measure.ACTIVE_LOGOS,
-    "sales.new_customers_added": Measure.NEW_LOGOS,
     "customers.new_customers_added": Measure.NEW_LOGOS,
     "customers.customers_churned": Measure.CHURNED_LOGOS,
     "customers.logo_churn_rate": Measure.LOGO_CHURN_RATE,

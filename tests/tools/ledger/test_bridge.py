@@ -111,7 +111,7 @@ def test_each_movement_of_the_bridge_is_computed_by_hand(compute, make_line):
         ("sales.downgrades", Decimal(3000)),
         ("sales.churn_arr", Decimal(4000)),
         ("sales.starting_arr", Decimal(22000)),
-        ("sales.new_customers_added", Decimal(1)),
+        ("customers.new_customers_added", Decimal(1)),
         ("customers.customers_churned", Decimal(1)),
     ],
 )
@@ -174,7 +174,7 @@ def test_sample_ledger_period_covers_new_logos_and_churn(ctx):
     from kpi_context.tools.ledger.engine import compute_from_ledger
 
     registry = DatasetRegistry.from_cli(REPO / "data", [f"sample={REPO / 'data' / 'sample_ledger.csv'}"])
-    new_logos = compute_from_ledger(ctx, "sales.new_customers_added", "sample", datasets=registry, period="2025")
+    new_logos = compute_from_ledger(ctx, "customers.new_customers_added", "sample", datasets=registry, period="2025")
     churned = compute_from_ledger(ctx, "customers.customers_churned", "sample", datasets=registry, period="2025")
     assert new_logos.value is not None and new_logos.value > 0
     assert churned.value is not None and churned.value > 0
