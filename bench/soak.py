@@ -7,10 +7,12 @@ The server's resident memory (RSS, with any worker processes) is sampled every `
 
 Reported: calls, calls/s, errors, sessions, ledger calls; the RSS samples (one a minute); and the
 slope of a least-squares line through the samples of the second half of the run (the first half is
-warm-up), in MB per minute, with its standard error. The samples are autocorrelated (memory moves
-in steps, not independently each sample), so the standard error is widened by the lag-1
-autocorrelation of the residuals (effective sample size n·(1-r)/(1+r)). "Flat within noise" means
-the slope is within two standard errors of zero; otherwise the run reports GROWING (or SHRINKING).
+warm-up), in MB per minute, with its standard error. The samples are not independent: RSS swings
+by ±10 MB with each ledger query in flight and drifts up and back down over minutes as the
+allocator's arenas grow and shrink, so the standard error is a Newey–West (HAC) one that counts the
+residuals' correlation over `--noise-window` seconds (one minute by default), not the naive
+least-squares one. "Flat within noise" means the slope is within two such standard errors of zero;
+otherwise the run reports GROWING (or SHRINKING). `--samples-out FILE` writes the samples as JSON.
 
 `--diagnose` runs the server under a recorder (a wrapper in this file; the product is unchanged)
 that samples the server's glibc malloc heap — bytes in use and bytes free but kept — and, with
@@ -30,7 +32,6 @@ import argparse
 import ctypes
 import functools
 import gc
-import itertools
 import json
 import math
 import os
@@ -83,14 +84,15 @@ TRIM_SIGNAL = signal.SIGUSR2
 
 @dataclass(frozen=True)
 class Fit:
-    """A least-squares line through (seconds, MB) samples, per minute, with its autocorrelation-aware error."""
+    """A least-squares line through (seconds, MB) samples, per minute, with an autocorrelation-robust error."""
 
     slope: float
     """MB per minute."""
     stderr: float
-    """Standard error of the slope, MB per minute, widened for the residuals' lag-1 autocorrelation."""
+    """Newey–West standard error of the slope, MB per minute."""
+    naive_stderr: float
+    """The textbook standard error, as if the samples were independent: how much it understates is the point."""
     residual_sd: float
-    autocorrelation: float
     samples: int
 
     @property
@@ -100,23 +102,33 @@ class Fit:
         return "GROWING" if self.slope > 0 else "SHRINKING"
 
 
-def fit(points: list[tuple[float, float]]) -> Fit:
+def fit(points: list[tuple[float, float]], window: float = 60.0) -> Fit:
+    """Ordinary least squares through `points`, with a Newey–West error over lags up to `window` seconds.
+
+    Bartlett weights 1 - lag/(L+1) for lags of at most L samples (L spans `window`): the usual choice,
+    which keeps the variance estimate positive.
+    """
     n = len(points)
     if n < 3:
-        return Fit(0.0, math.inf, 0.0, 0.0, n)
+        return Fit(0.0, math.inf, math.inf, 0.0, n)
     xs, ys = [p[0] for p in points], [p[1] for p in points]
     mx, my = statistics.fmean(xs), statistics.fmean(ys)
     sxx = sum((x - mx) ** 2 for x in xs)
     if not sxx:
-        return Fit(0.0, math.inf, 0.0, 0.0, n)
+        return Fit(0.0, math.inf, math.inf, 0.0, n)
     slope = sum((x - mx) * (y - my) for x, y in points) / sxx
     residuals = [y - (my + slope * (x - mx)) for x, y in points]
     sse = sum(r * r for r in residuals)
-    rho = sum(a * b for a, b in itertools.pairwise(residuals)) / sse if sse else 0.0
-    rho = min(max(rho, 0.0), 0.95)  # a negative correlation would narrow the error: never claim more precision
-    effective = max(3.0, n * (1 - rho) / (1 + rho))
-    stderr = math.sqrt(sse / (n - 2) / sxx) * math.sqrt((n - 2) / (effective - 2))
-    return Fit(60 * slope, 60 * stderr, math.sqrt(sse / (n - 2)), rho, n)
+    scores = [(x - mx) * r for x, r in zip(xs, residuals, strict=True)]
+    step = (xs[-1] - xs[0]) / (n - 1)
+    lags = min(n - 1, max(1, round(window / step))) if step > 0 else 1
+    meat = sum(u * u for u in scores)
+    for lag in range(1, lags + 1):
+        weight = 1 - lag / (lags + 1)
+        meat += 2 * weight * sum(a * b for a, b in zip(scores, scores[lag:], strict=False))
+    hac = math.sqrt(max(meat, 0.0)) / sxx
+    naive = math.sqrt(sse / (n - 2) / sxx)
+    return Fit(60 * slope, 60 * max(hac, naive), 60 * naive, math.sqrt(sse / (n - 2)), n)
 
 
 def slope_per_minute(points: list[tuple[float, float]]) -> float:
@@ -326,8 +338,8 @@ def _start_server(args: argparse.Namespace, port: int, probe: Probe | None) -> s
 
 def _line(name: str, result: Fit) -> str:
     return (
-        f"{name}: {result.slope:+.3f} MB/min ± {result.stderr:.3f} (1 SE; residual sd {result.residual_sd:.2f} MB, "
-        f"lag-1 autocorrelation {result.autocorrelation:.2f}, {result.samples} samples): {result.verdict}"
+        f"{name}: {result.slope:+.3f} MB/min ± {result.stderr:.3f} (1 SE, Newey–West; {result.naive_stderr:.3f} if the "
+        f"samples were independent; residual sd {result.residual_sd:.2f} MB, {result.samples} samples): {result.verdict}"
     )
 
 
@@ -340,7 +352,7 @@ def report(
 ) -> Fit:
     warmup = args.warmup
     steady = [p for p in samples if p[0] >= warmup] or samples
-    rss = fit(steady)
+    rss = fit(steady, args.noise_window)
     second_half_ledger = tally["steady_ledger_calls"]
     print(
         f"soak: {args.clients} clients over HTTP, {args.seconds:.0f} s, {os.cpu_count()} cores, load average "
@@ -375,7 +387,7 @@ def report(
             # Records after the soak (the idle seconds before the server stops) are not part of the run.
             series = [p for p in probe.series(key, wall) if warmup <= p[0] <= args.seconds]
             if series:
-                print(_line(name, fit(series)))
+                print(_line(name, fit(series, args.noise_window)))
         trims = [r for r in probe.records if "trimmed_from" in r]
         if trims:
             returned = (trims[-1]["trimmed_from"] - trims[-1]["rss"]) / 1e6
@@ -409,6 +421,10 @@ def main() -> None:
     parser.add_argument("--calls-per-session", type=int, default=50)
     parser.add_argument("--sample-seconds", type=float, default=2.0)
     parser.add_argument("--warmup", type=float, default=None, help="seconds left out of the slope (default: half)")
+    parser.add_argument(
+        "--noise-window", type=float, default=60.0, help="seconds over which samples count as correlated"
+    )
+    parser.add_argument("--samples-out", type=Path, default=None, help="write the RSS samples here as JSON")
     parser.add_argument("--ledger-share", type=float, default=0.1, help="share of calls that compute from the ledger")
     parser.add_argument("--server-arg", action="append", default=[], help="extra `serve` argument (repeatable)")
     parser.add_argument("--server-env", action="append", default=[], help="NAME=VALUE for the server (repeatable)")
@@ -445,6 +461,8 @@ def main() -> None:
         finally:
             process.terminate()
             process.wait(timeout=15)
+        if args.samples_out is not None:
+            args.samples_out.write_text(json.dumps({"seconds": args.seconds, "rss_mb": samples}))
         report(args, tally, samples, probe, wall)
 
 

@@ -21,8 +21,9 @@ class Change(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     against: str = Field(description="The earlier period or date.")
-    text: str = Field(description="The change to quote: '+$1,200,000.00 (+9.30 %)' or '-1.20 percentage points'.")
+    text: str = Field(description="The change: '+$1,200,000 (+9.30%)' or '-1.20 percentage points'.")
     direction: Direction
+    label: str = Field(description="The governed line to quote: KPI and rules, both periods, the change.")
 
 
 def when_of(value: BoundValue) -> str:
@@ -52,4 +53,14 @@ def change(ctx: ToolContext, earlier: BoundValue, later: BoundValue) -> Change |
     relative = (
         "" if compared.percent_change is None or later.unit is Unit.PERCENT else f" ({compared.percent_change:+}%)"
     )
-    return Change(against=when_of(earlier), text=compared.difference_text + relative, direction=compared.direction)
+    text = compared.difference_text + relative
+    # The governed label is "<KPI> — <rules>, <period>: <value>"; the change keeps "<KPI> — <rules>".
+    head = later.label.rsplit(": ", 1)[0]
+    labelled_when = later.period.label() if later.period else (f"as of {later.as_of}" if later.as_of else "undated")
+    rules = head.removesuffix(f", {labelled_when}")
+    return Change(
+        against=when_of(earlier),
+        text=text,
+        direction=compared.direction,
+        label=f"{rules}, {when_of(later)} vs {when_of(earlier)}: {text}",
+    )

@@ -30,7 +30,7 @@ import pytest
 
 from kpi_context.ontology.catalog import Catalog
 from kpi_context.ontology.loader import load_catalog
-from kpi_context.tools.board_pack import BoardPack, CompareTo, board_pack
+from kpi_context.tools.board_pack import FINANCE_SECTION, BoardPack, CompareTo, board_pack
 from kpi_context.tools.compare import Direction
 from kpi_context.tools.context import ToolContext
 from kpi_context.tools.errors import ErrorCode, KpiError
@@ -131,6 +131,12 @@ def test_arr_changes_against_the_prior_quarter_and_year_are_governed(pack: Board
     assert year.text == "+$44,000 (+22.45%)"
 
 
+def test_each_change_carries_a_governed_line_to_quote(pack: BoardPack) -> None:
+    quarter = _item(pack, "sales.arr").changes[CompareTo.PRIOR_PERIOD]
+    assert isinstance(quarter, Change)
+    assert quarter.label == "ARR — live recurring run-rate, as of 2026-09-30 vs as of 2026-06-30: +$24,000 (+11.11%)"
+
+
 def test_nrr_moves_in_percentage_points(pack: BoardPack) -> None:
     # A quarter earlier (12 months to 2026-06-30) the cohort of 2025-06-30 was A1 alone (100,000), at 120,000 a
     # year later: NRR 120 %. 97.96 − 120 = −22.04 points, and a fall in NRR is worse.
@@ -173,19 +179,25 @@ def test_finance_kpis_are_computed_from_the_given_figures_and_the_ledger(ctx: To
         datasets=DatasetRegistry(data_dir=None),
         ledger={"rows": ROWS},
         currency="USD",
-        kpis=["sales.magic_number", "finance.burn_multiple", "finance.runway_months"],
         inputs={
             "finance.total_sm": [60_000, prior],
             "finance.net_burn_rate": 20_000,
             "finance.operationally_available_cash": 600_000,
+            "sales.gross_margin": 80,
+            "finance.fcf_margin": 10,
         },
     )
     values = {item.kpi: item.value for item in pack.items}
+    # CAC payback: 60,000 ÷ (new business 48,000 ÷ 12 × 80 %) = 60,000 ÷ 3,200 = 18.75 months.
     # Magic number: net new ARR 24,000 (ledger) ÷ prior-quarter S&M 50,000 = 0.48x.
-    # Burn multiple: 20,000 a month × 3 months ÷ 24,000 = 2.50x. Runway: 600,000 ÷ 20,000 = 30 months.
-    assert values == {
+    # Burn multiple: 20,000 a month × 3 months ÷ 24,000 = 2.50x.
+    # Rule of 40: YoY ARR growth 22.45 % (ledger) + FCF margin 10 % (twelve months) = 32.45 %.
+    # Runway: 600,000 ÷ 20,000 = 30 months.
+    assert {kpi: values[kpi] for kpi in FINANCE_SECTION} == {
+        "sales.cac_payback_period": Decimal("18.75"),
         "sales.magic_number": Decimal("0.48"),
         "finance.burn_multiple": Decimal("2.50"),
+        "operations.rule_of_40": Decimal("32.45"),
         "finance.runway_months": Decimal("30.00"),
     }
     assert pack.not_computable == [] and pack.refused == []
