@@ -23,6 +23,7 @@ from kpi_context.tools.charts_render import render_png
 from kpi_context.tools.context import ToolContext
 from kpi_context.tools.ledger.engine import compute_from_ledger
 from kpi_context.tools.ledger.source import DatasetRegistry
+from tests.support.png import decode_png
 
 ROOT = Path(__file__).resolve().parents[1]
 SAMPLE = ROOT / "data" / "sample_ledger.csv"
@@ -37,40 +38,13 @@ def _chunks(png: bytes) -> list[tuple[bytes, bytes]]:
     return found
 
 
-def _pixels(png: bytes) -> tuple[int, int, list[bytes]]:
-    """Width, height and the RGBA rows of an 8-bit RGBA PNG (filters undone)."""
-    chunks = _chunks(png)
-    width, height = struct.unpack(">II", chunks[0][1][:8])
-    raw = zlib.decompress(b"".join(body for kind, body in chunks if kind == b"IDAT"))
-    stride, rows, previous = width * 4, [], bytearray(width * 4)
-    for row in range(height):
-        start = row * (stride + 1)
-        method, line = raw[start], bytearray(raw[start + 1 : start + 1 + stride])
-        for i in range(stride):
-            left = line[i - 4] if i >= 4 else 0
-            up, corner = previous[i], previous[i - 4] if i >= 4 else 0
-            if method == 1:
-                line[i] = (line[i] + left) & 255
-            elif method == 2:
-                line[i] = (line[i] + up) & 255
-            elif method == 3:
-                line[i] = (line[i] + ((left + up) >> 1)) & 255
-            elif method == 4:
-                guess = left + up - corner
-                pa, pb, pc = abs(guess - left), abs(guess - up), abs(guess - corner)
-                line[i] = (line[i] + (left if pa <= pb and pa <= pc else up if pb <= pc else corner)) & 255
-        rows.append(bytes(line))
-        previous = line
-    return width, height, rows
-
-
 def _chunk(kind: bytes, body: bytes) -> bytes:
     return struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body))
 
 
 def indexed(png: bytes) -> bytes:
     """The same image as an indexed-colour PNG when it has at most 256 opaque colours; else unchanged."""
-    width, height, rows = _pixels(png)
+    width, height, rows = decode_png(png)
     colours: dict[bytes, int] = {}
     lines = []
     for row in rows:

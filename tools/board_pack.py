@@ -362,9 +362,14 @@ def _with_own_options(item: PackItem, value: BoundValue, shared: Mapping[str, st
     return item.model_copy(update={"options": own}) if own else item
 
 
-def _bridge(net_new: BoundValue) -> ArrBridge | None:
+def arr_bridge(net_new: BoundValue) -> ArrBridge | None:
+    """The bridge of a net new ARR value computed from a ledger (its components), or None for any other value."""
     parts = {component.name: component.value for component in net_new.components}
-    if not all(name in parts for name, _, _ in _BRIDGE_LINES) or "end" not in parts:
+    if (
+        net_new.kpi != "sales.net_new_arr"
+        or not all(name in parts for name, _, _ in _BRIDGE_LINES)
+        or "end" not in parts
+    ):
         return None
     # Adding zero turns the -0 of a negated empty movement into 0.
     lines = [BridgeLine(line=label, amount=parts[name] * sign + 0) for name, label, sign in _BRIDGE_LINES]
@@ -402,7 +407,7 @@ def _assemble(
         options=options,
         ledger=None if trace is None else LedgerCounts.of(trace),
         items=items,
-        bridge=None if net_new is None else _bridge(net_new),
+        bridge=None if net_new is None else arr_bridge(net_new),
         not_computable=missing,
         refused=refused,
         unused_inputs=sorted(set(given) - used),

@@ -14,7 +14,7 @@ from decimal import Decimal
 from typing import Any
 
 from kpi_context.ontology.binding import Unit
-from kpi_context.tools.board_pack import BoardPack
+from kpi_context.tools.board_pack import BoardPack, arr_bridge
 from kpi_context.tools.charts_model import HEIGHT, WIDTH, ChartDatum, ChartKind, ChartSpec, Mark, compact
 from kpi_context.tools.charts_vega import vega_lite
 from kpi_context.tools.claims import read_claim
@@ -27,14 +27,6 @@ from kpi_context.tools.values import BoundValue, ValueClaim, ValueStatus
 MIN_SIDE, MAX_SIDE = 300, 2400
 MAX_CHART_VALUES = 60
 
-_BRIDGE = (
-    ("start", "Opening ARR", 1),
-    ("new", "New business", 1),
-    ("expansion", "Expansion", 1),
-    ("reactivation", "Reactivation", 1),
-    ("contraction", "Contraction", -1),
-    ("churn", "Churn", -1),
-)
 _ADDITIVE = (Unit.CURRENCY, Unit.CURRENCY_PER_MONTH, Unit.COUNT)
 _UNIT_WORDS = {
     Unit.PERCENT: "%",
@@ -168,17 +160,18 @@ def _bridge_spec(
 
 def bridge_from_value(value: BoundValue, *, size: tuple[int, int] = (WIDTH, HEIGHT)) -> ChartSpec:
     """The waterfall of a net new ARR value: its components are the bridge's lines."""
-    parts = {component.name: component.value for component in value.components}
-    if value.kpi != "sales.net_new_arr" or any(name not in parts for name, _, _ in _BRIDGE) or "end" not in parts:
+    bridge = arr_bridge(value)
+    if bridge is None:
         raise KpiError(
             ErrorCode.INVALID_ARGUMENT,
             "an ARR bridge is drawn from a net new ARR value computed from a ledger (compute_kpi "
             "sales.net_new_arr with a ledger), or from a board pack",
             field="values",
         )
-    lines = [(label, parts[name] * sign) for name, label, sign in _BRIDGE]
-    period = value.period.label() if value.period is not None else "the period"
-    return _bridge_spec(value.label, period, lines, parts["end"], value.currency, _sized(*size), _signed(value))
+    lines = [(line.line, line.amount) for line in bridge.lines]
+    return _bridge_spec(
+        value.label, bridge.period, lines, bridge.closing, value.currency, _sized(*size), _signed(value)
+    )
 
 
 def chart_for_pack(pack: BoardPack, *, size: tuple[int, int] = (WIDTH, HEIGHT), verified: bool = True) -> ChartSpec:

@@ -70,3 +70,14 @@ def connect(request: pytest.FixtureRequest, catalog: Catalog) -> ClientFactory:
         case _:
             server: RunningServer = request.getfixturevalue("http_server")
             return http_client(server.url)
+
+
+@pytest.fixture(params=["memory", "stdio", "http"])
+def any_transport(request: pytest.FixtureRequest, catalog: Catalog) -> ClientFactory:
+    """The official client in memory, over a stdio subprocess, and over streamable HTTP, in turn."""
+    if request.param == "memory":
+        return memory_client(catalog)
+    if request.param == "stdio":
+        return stdio_client()
+    server: RunningServer = request.getfixturevalue("http_server")
+    return http_client(server.url)

@@ -4,15 +4,12 @@ from __future__ import annotations
 
 import base64
 from decimal import Decimal
-from typing import Any
 
-import pytest
-from mcp.types import ImageContent, TextContent
+from mcp.types import ImageContent
 
 from kpi_context.ontology.catalog import Catalog
-from tests.server.conftest import http_client, stdio_client
-from tests.support.results import outcome
-from tests.support.servers import ClientFactory, RunningServer, memory_client
+from tests.support.results import call, outcome
+from tests.support.servers import ClientFactory, memory_client
 
 FINANCE = {
     # S&M for the quarter and the quarter before (the magic number reads the prior quarter's).
@@ -25,25 +22,8 @@ FINANCE = {
 PACK = {"period": "2026-Q3", "ledger": "sample", "currency": "USD", "inputs": FINANCE}
 
 
-async def _pack(connect: ClientFactory, arguments: dict[str, Any]) -> tuple[bool, dict[str, Any], int]:
-    async with connect() as client:
-        result = await client.call_tool("board_pack", arguments)
-    is_error, payload = outcome(result)
-    return is_error, payload, sum(len(block.text) for block in result.content if isinstance(block, TextContent))
-
-
-@pytest.fixture(params=["memory", "stdio", "http"])
-def connect(request: pytest.FixtureRequest, catalog: Catalog) -> ClientFactory:
-    if request.param == "memory":
-        return memory_client(catalog)
-    if request.param == "stdio":
-        return stdio_client()
-    server: RunningServer = request.getfixturevalue("http_server")
-    return http_client(server.url)
-
-
-async def test_the_default_pack_fits_in_15000_characters_and_computes_every_kpi(connect: ClientFactory) -> None:
-    is_error, pack, size = await _pack(connect, PACK)
+async def test_the_default_pack_fits_in_15000_characters_and_computes_every_kpi(any_transport: ClientFactory) -> None:
+    is_error, pack, size = await call(any_transport, "board_pack", PACK)
     assert not is_error, pack
     assert size <= 15_000, size
     assert "not_computable" not in pack and "refused" not in pack, pack
@@ -55,7 +35,7 @@ async def test_the_default_pack_fits_in_15000_characters_and_computes_every_kpi(
 
 async def test_pack_values_equal_compute_kpi_and_the_bridge_adds_up(catalog: Catalog) -> None:
     connect = memory_client(catalog)
-    _, pack, _ = await _pack(connect, PACK)
+    _, pack, _ = await call(connect, "board_pack", PACK)
     items = {item["kpi"]: item for item in pack["items"]}
     async with connect() as client:
         for kpi in ("sales.arr", "customers.net_revenue_retention", "sales.avg_contract_value"):
@@ -70,7 +50,9 @@ async def test_pack_values_equal_compute_kpi_and_the_bridge_adds_up(catalog: Cat
 
 
 async def test_missing_finance_figures_are_listed_not_guessed(catalog: Catalog) -> None:
-    _, pack, _ = await _pack(memory_client(catalog), {**PACK, "inputs": {"finance.net_burn_rate": 350_000}})
+    _, pack, _ = await call(
+        memory_client(catalog), "board_pack", {**PACK, "inputs": {"finance.net_burn_rate": 350_000}}
+    )
     missing = {entry["kpi"]: entry["missing"] for entry in pack["not_computable"]}
     assert "finance.runway_months" in missing and "finance.burn_multiple" not in missing
     assert any("finance.operationally_available_cash" in text for text in missing["finance.runway_months"])
@@ -78,12 +60,14 @@ async def test_missing_finance_figures_are_listed_not_guessed(catalog: Catalog) 
 
 
 async def test_a_fraction_typed_for_a_percent_is_refused_in_the_pack(catalog: Catalog) -> None:
-    _, pack, _ = await _pack(memory_client(catalog), {**PACK, "inputs": {**FINANCE, "sales.gross_margin": 0.76}})
+    _, pack, _ = await call(
+        memory_client(catalog), "board_pack", {**PACK, "inputs": {**FINANCE, "sales.gross_margin": 0.76}}
+    )
     assert {"kpi": "sales.cac_payback_period", "code": "implausible_value"}.items() <= pack["refused"][0].items()
 
 
 async def test_a_misspelt_finance_key_is_refused_naming_it(catalog: Catalog) -> None:
-    is_error, payload, _ = await _pack(memory_client(catalog), {**PACK, "inputs": {"finance.total_sn": 1}})
+    is_error, payload, _ = await call(memory_client(catalog), "board_pack", {**PACK, "inputs": {"finance.total_sn": 1}})
     assert is_error and payload["error"]["code"] == "unknown_input"
     assert payload["error"]["field"] == "inputs.finance.total_sn"
 

@@ -5,38 +5,18 @@ from __future__ import annotations
 import base64
 import json
 from decimal import Decimal
-from typing import Any
 
-import pytest
 from mcp.types import ImageContent, TextContent
 
 from kpi_context.ontology.catalog import Catalog
-from tests.server.conftest import http_client, stdio_client
-from tests.support.results import outcome
-from tests.support.servers import ClientFactory, RunningServer, memory_client
+from tests.support.results import call
+from tests.support.servers import ClientFactory, memory_client
 
 ARR_YEAR = {"kpi": "sales.arr", "ledger": "sample", "start": "2025-10", "end": "2026-09"}
 
 
-async def _call(connect: ClientFactory, tool: str, arguments: dict[str, Any]) -> tuple[bool, dict[str, Any], int]:
-    async with connect() as client:
-        result = await client.call_tool(tool, arguments)
-    is_error, payload = outcome(result)
-    return is_error, payload, sum(len(block.text) for block in result.content if isinstance(block, TextContent))
-
-
-@pytest.fixture(params=["memory", "stdio", "http"])
-def connect(request: pytest.FixtureRequest, catalog: Catalog) -> ClientFactory:
-    if request.param == "memory":
-        return memory_client(catalog)
-    if request.param == "stdio":
-        return stdio_client()
-    server: RunningServer = request.getfixturevalue("http_server")
-    return http_client(server.url)
-
-
-async def test_a_twelve_month_arr_series_fits_in_6000_characters(connect: ClientFactory) -> None:
-    is_error, series, size = await _call(connect, "kpi_series", ARR_YEAR)
+async def test_a_twelve_month_arr_series_fits_in_6000_characters(any_transport: ClientFactory) -> None:
+    is_error, series, size = await call(any_transport, "kpi_series", ARR_YEAR)
     assert not is_error, series
     assert len(series["points"]) == 12 and size <= 6_000, size
     # Shared rules are stated once, not per point.
@@ -46,17 +26,17 @@ async def test_a_twelve_month_arr_series_fits_in_6000_characters(connect: Client
 
 async def test_each_point_equals_compute_kpi_for_its_period(catalog: Catalog) -> None:
     connect = memory_client(catalog)
-    _, series, _ = await _call(
+    _, series, _ = await call(
         connect, "kpi_series", {**ARR_YEAR, "start": "2026-Q1", "end": "2026-Q3", "every": "quarter"}
     )
     # A balance for a period is read at its close: compute_kpi with the same period gives the same value.
     for point, quarter in zip(series["points"], ("2026-Q1", "2026-Q2", "2026-Q3"), strict=True):
-        _, single, _ = await _call(connect, "compute_kpi", {"kpi": "sales.arr", "ledger": "sample", "period": quarter})
+        _, single, _ = await call(connect, "compute_kpi", {"kpi": "sales.arr", "ledger": "sample", "period": quarter})
         assert (point["value"], point["value_id"]) == (single["value"], single["provenance"]["value_id"])
 
 
 async def test_each_change_is_the_difference_from_the_previous_point(catalog: Catalog) -> None:
-    _, series, _ = await _call(memory_client(catalog), "kpi_series", ARR_YEAR)
+    _, series, _ = await call(memory_client(catalog), "kpi_series", ARR_YEAR)
     for before, after in zip(series["points"], series["points"][1:], strict=False):
         difference = Decimal(after["value"]) - Decimal(before["value"])
         # "+$90,735 (+0.90%)" states the difference in dollars: the same number, written with its unit.
@@ -68,7 +48,7 @@ async def test_each_change_is_the_difference_from_the_previous_point(catalog: Ca
 
 
 async def test_a_percent_kpi_series_moves_in_percentage_points(catalog: Catalog) -> None:
-    _, series, _ = await _call(
+    _, series, _ = await call(
         memory_client(catalog),
         "kpi_series",
         {
@@ -84,19 +64,19 @@ async def test_a_percent_kpi_series_moves_in_percentage_points(catalog: Catalog)
 
 
 async def test_segment_groups_add_up_to_every_point(catalog: Catalog) -> None:
-    _, series, _ = await _call(memory_client(catalog), "kpi_series", {**ARR_YEAR, "group_by": "segment"})
+    _, series, _ = await call(memory_client(catalog), "kpi_series", {**ARR_YEAR, "group_by": "segment"})
     for point in series["points"]:
         assert sum(Decimal(value) for value in point["groups"].values()) == Decimal(point["value"])
     assert set(series["points"][-1]["groups"]) == {"enterprise", "mid_market", "smb"}
 
 
 async def test_more_than_sixty_points_are_refused_with_the_limit(catalog: Catalog) -> None:
-    is_error, payload, _ = await _call(memory_client(catalog), "kpi_series", {**ARR_YEAR, "start": "2020-01"})
+    is_error, payload, _ = await call(memory_client(catalog), "kpi_series", {**ARR_YEAR, "start": "2020-01"})
     assert is_error and payload["error"]["code"] == "out_of_range" and payload["error"]["field"] == "end"
 
 
 async def test_options_are_checked_as_strictly_as_compute_kpis(catalog: Catalog) -> None:
-    is_error, payload, _ = await _call(
+    is_error, payload, _ = await call(
         memory_client(catalog), "kpi_series", {**ARR_YEAR, "basis": {"day_count": "lunar"}}
     )
     assert is_error and payload["error"]["code"] == "invalid_argument"

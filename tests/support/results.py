@@ -7,8 +7,11 @@ A success carries its payload as structured content (and the same JSON as text).
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
+from contextlib import AbstractAsyncContextManager
 from typing import Any
 
+from mcp import Client
 from mcp.types import CallToolResult, TextContent
 
 
@@ -29,6 +32,16 @@ def outcome(result: CallToolResult) -> tuple[bool, dict[str, Any]]:
     assert isinstance(payload, dict) and set(payload) == {"error"}, payload
     assert isinstance(payload["error"], dict) and "code" in payload["error"], payload
     return True, payload
+
+
+async def call(
+    connect: Callable[[], AbstractAsyncContextManager[Client]], tool: str, arguments: dict[str, Any]
+) -> tuple[bool, dict[str, Any], int]:
+    """One call in a fresh conversation: `(is_error, payload, characters of text the model reads)`."""
+    async with connect() as client:
+        result = await client.call_tool(tool, arguments)
+    is_error, payload = outcome(result)
+    return is_error, payload, sum(len(block.text) for block in result.content if isinstance(block, TextContent))
 
 
 def _text(block: object) -> str:
