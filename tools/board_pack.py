@@ -168,10 +168,9 @@ class _LedgerValues:
         datasets: DatasetRegistry,
         currency: str | None,
         basis: Mapping[str, str] | None,
-        progress: Progress | None,
     ) -> None:
         self._ctx, self._ledger, self._datasets = ctx, ledger, datasets
-        self._currency, self._basis, self._progress = currency, basis, progress
+        self._currency, self._basis = currency, basis
         self._cache: dict[tuple[str, Period | None, object], BoundValue] = {}
 
     def computes(self, kpi_id: str) -> bool:
@@ -237,7 +236,7 @@ def board_pack(
     given = dict(inputs or {})
     wanted = _wanted(ctx, kpis, ledger is not None)
     _check_keys(ctx, given, wanted)
-    values = _LedgerValues(ctx, ledger, datasets, currency, basis, progress)
+    values = _LedgerValues(ctx, ledger, datasets, currency, basis)
     earlier = {
         CompareTo.PRIOR_PERIOD: current.shifted(-current.months, field="period"),
         CompareTo.PRIOR_YEAR: current.shifted(-12, field="period"),
@@ -276,6 +275,8 @@ def board_pack(
                 value = compute_from_inputs(ctx, kpi_id, resolved.arguments, period=current, currency=currency)
                 changes = {}
         except KpiError as error:
+            if _about_the_whole_pack(error):
+                raise
             if error.code is ErrorCode.MISSING_INPUT:
                 missing.append(NotComputable(kpi=kpi_id, missing=list(error.detail.details.get("missing", []))))
             else:
@@ -288,10 +289,27 @@ def board_pack(
     return _signed(ctx, _assemble(ctx, current, items, computed, missing, refused, given, used, wanted))
 
 
+_LEDGER_FAULTS = frozenset(
+    {
+        ErrorCode.DATASET_NOT_FOUND,
+        ErrorCode.DATASET_UNAVAILABLE,
+        ErrorCode.PATH_NOT_ALLOWED,
+        ErrorCode.LEDGER_INVALID,
+        ErrorCode.LEDGER_TOO_LARGE,
+        ErrorCode.UNSUPPORTED_FORMAT,
+    }
+)
+
+
+def _about_the_whole_pack(error: KpiError) -> bool:
+    """A fault in the ledger or another shared argument: one refusal for the call, not one per KPI."""
+    field = error.detail.field or ""
+    return error.code in _LEDGER_FAULTS or field.split(".")[0] in ("ledger", "currency", "basis", "period")
+
+
 def _wanted(ctx: ToolContext, kpis: Sequence[str] | None, has_ledger: bool) -> list[str]:
     if kpis is None:
-        chosen = [*(LEDGER_SECTION if has_ledger else ()), *FINANCE_SECTION]
-        return [kpi_id for kpi_id in chosen if kpi_id in ctx.catalog.kpis]
+        return [*(LEDGER_SECTION if has_ledger else ()), *FINANCE_SECTION]
     if len(kpis) > MAX_PACK_KPIS:
         raise KpiError(
             ErrorCode.INVALID_ARGUMENT,

@@ -30,7 +30,7 @@ import pytest
 
 from kpi_context.ontology.catalog import Catalog
 from kpi_context.ontology.loader import load_catalog
-from kpi_context.tools.board_pack import FINANCE_SECTION, BoardPack, CompareTo, board_pack
+from kpi_context.tools.board_pack import FINANCE_SECTION, LEDGER_SECTION, BoardPack, CompareTo, board_pack
 from kpi_context.tools.compare import Direction
 from kpi_context.tools.context import ToolContext
 from kpi_context.tools.errors import ErrorCode, KpiError
@@ -229,3 +229,13 @@ def test_the_pack_is_signed_over_all_of_it(ctx: ToolContext, pack: BoardPack) ->
     again = board_pack(ctx, "2026-Q3", datasets=DatasetRegistry(data_dir=None), ledger={"rows": ROWS}, currency="USD")
     assert again.provenance.signature == pack.provenance.signature
     assert pack.provenance.pack_id.startswith("v_")
+
+
+def test_every_kpi_of_the_default_pack_is_in_the_catalog(catalog: Catalog) -> None:
+    assert set(LEDGER_SECTION + FINANCE_SECTION) <= set(catalog.kpis)
+
+
+def test_a_ledger_that_cannot_be_read_refuses_the_whole_pack_once(ctx: ToolContext) -> None:
+    with pytest.raises(KpiError) as refused:
+        board_pack(ctx, "2026-Q3", datasets=DatasetRegistry(data_dir=None), ledger="nowhere")
+    assert refused.value.code is ErrorCode.DATASET_NOT_FOUND
