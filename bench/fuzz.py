@@ -464,7 +464,8 @@ class Generator:
             # else: the input is missing
             given = inputs.get(name)
             if (kpi.id, name) in self.counts and _not_a_count(given, negatives=self.counts[(kpi.id, name)]):
-                must_refuse = must_refuse or f"count input {name} is {given!r}"
+                # _brief: repr() of an integer of more than 4,300 digits raises ValueError.
+                must_refuse = must_refuse or f"count input {name} is {_brief(given)!r}"
             if isinstance(given, str) and any(ch.isdigit() and not ch.isascii() for ch in given):
                 must_refuse = must_refuse or f"input {name} has non-ASCII digits"
             if isinstance(given, dict) and isinstance(given.get("value"), str):
@@ -577,8 +578,8 @@ LEDGER_FORMATS = ("inline", "csv", "jsonl", "parquet")
 LEDGER_ROWS_MAX = 5
 """Rows per generated ledger at most: a value lists at most five rejected rows, so every row's verdict is shown."""
 LEDGER_KPI = "customers.total_customers"
-"""Computed on each generated ledger only for the rows' verdicts: a count, so no valid amount can overflow it
-(sales.arr refuses some valid 22-digit amounts on term lines as out_of_range, which would hide the verdict)."""
+"""Computed on each generated ledger only for the rows' verdicts: a count, so no valid amount (up to 24 digits)
+can make it refuse as out_of_range, which would hide the verdict."""
 LEDGER_AS_OF = "2026-06-30"
 
 
@@ -850,8 +851,9 @@ async def seed_values(connect: ClientFactory) -> list[dict[str, Any]]:
         {"kpi": "customers.total_customers", "ledger": "sample", "as_of": "2025-12-31"},
         {"kpi": "customers.net_revenue_retention", "ledger": "sample", "period": "2025-Q4", "currency": "USD"},
         {
-            "kpi": "finance.gross_margin_pct",
-            "inputs": {"finance.gross_profit": 76, "finance.total_revenue": 100},
+            # finance.gross_margin_pct was merged into sales.gross_margin, which takes revenue and COGS.
+            "kpi": "sales.gross_margin",
+            "inputs": {"finance.total_revenue": 100, "finance.total_cogs": 24},
             "period": "2026-Q3",
             "currency": "USD",
         },

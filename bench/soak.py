@@ -15,13 +15,13 @@ least-squares one. "Flat within noise" means the slope is within two such standa
 otherwise the run reports GROWING (or SHRINKING). `--samples-out FILE` writes the samples as JSON.
 
 `--diagnose` runs the server under a recorder (a wrapper in this file; the product is unchanged)
-that samples the server's glibc malloc heap — bytes in use and bytes free but kept — and, with
-`--tracemalloc`, its Python heap, and snapshots the Python heap at the middle and at the end of the
-run; at the end it asks the server to give free heap back to the system (malloc_trim) and reports
-how much RSS that returned. Their slopes over the second half tell where growth goes: the Python
-heap (our objects), malloc in use (native libraries: DuckDB's planner and executor allocate there),
-malloc free (fragmentation), or elsewhere. `--ledger-share 0` replaces the ledger calls with
-computes from inputs, to see what the ledger path contributes.
+that samples the server's glibc malloc heap — bytes in use and bytes free but kept — and the count
+of blocks Python's allocator holds; with `--tracemalloc` also its Python heap, snapshotted at the
+middle and at the end of the run. At the end it asks the server to give free heap back to the
+system (malloc_trim) and reports how much RSS that returned. Their slopes over the second half tell
+where growth goes: Python objects (blocks, heap), malloc in use (native libraries: DuckDB's planner
+and executor allocate there), malloc free but kept (fragmentation), or elsewhere. `--ledger-share 0`
+replaces the ledger calls with computes from inputs, to see what the ledger path contributes.
 
 Run: make bench-soak   (or python -m bench.soak --seconds 600 --clients 8 [--diagnose])
 """
@@ -195,7 +195,13 @@ def serve_diagnosed(argv: list[str]) -> int:
     signal.signal(TRIM_SIGNAL, on_signal)
 
     def record(extra: dict[str, Any]) -> None:
-        line: dict[str, Any] = {"time": time.time(), "rss": _own_rss(), **extra}
+        # Blocks held by Python's own allocator: a count that grows with any leak of Python objects, cheap to read.
+        line: dict[str, Any] = {
+            "time": time.time(),
+            "rss": _own_rss(),
+            "python_blocks": sys.getallocatedblocks(),
+            **extra,
+        }
         if libc is not None:
             info = libc.mallinfo2()
             line["malloc_in_use"] = info.uordblks + info.hblkhd
@@ -388,6 +394,14 @@ def report(
             series = [p for p in probe.series(key, wall) if warmup <= p[0] <= args.seconds]
             if series:
                 print(_line(name, fit(series, args.noise_window)))
+        blocks = [p for p in probe.series("python_blocks", wall) if warmup <= p[0] <= args.seconds]
+        if blocks:
+            # series() scales to millions: the fit's "MB" here are millions of blocks.
+            counted = fit(blocks, args.noise_window)
+            print(
+                f"  Python allocator blocks: {counted.slope * 1e6:+,.0f} blocks/min ± {counted.stderr * 1e6:,.0f} "
+                f"(1 SE, Newey–West; {blocks[0][1] * 1e6:,.0f} blocks after warm-up): {counted.verdict}"
+            )
         trims = [r for r in probe.records if "trimmed_from" in r]
         if trims:
             returned = (trims[-1]["trimmed_from"] - trims[-1]["rss"]) / 1e6
