@@ -22,6 +22,7 @@ from kpi_context import __version__
 from kpi_context.ontology.catalog import CATALOG_ROOT, Catalog
 from kpi_context.ontology.issues import CatalogError
 from kpi_context.ontology.loader import load_catalog
+from kpi_context.server.allocator import limit_malloc_arenas
 from kpi_context.server.app import build_server
 from kpi_context.server.http import (
     DEFAULT_HOST,
@@ -306,6 +307,7 @@ def run(args: argparse.Namespace) -> int:
 
 def _build(args: argparse.Namespace, *, report: bool) -> tuple[Catalog, Any]:
     """Catalog, datasets (validated, counts logged when `report`) and the MCP server."""
+    limit_malloc_arenas()  # before the ledger engine starts its threads; see server/allocator.py
     catalog = _load(args.catalog)
     secret = _read_secret(args.secret_file, SECRET_ENV, "secret")
     context = ToolContext.create(catalog, secret=secret.encode() if secret else None, trace_ids=args.trace_ids)
