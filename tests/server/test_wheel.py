@@ -7,6 +7,7 @@ Needs pip to reach a package index for the wheel's dependencies: skipped only of
 from __future__ import annotations
 
 import os
+import shutil
 import socket
 import subprocess
 import sys
@@ -36,14 +37,32 @@ def _index_reachable() -> bool:
         return False
 
 
+def _source_tree(target: Path) -> Path:
+    """The project's files as a fresh clone has them: a build in the checkout could pick up stale output
+    (setuptools never empties its build/ folder, so a deleted KPI file would still ship)."""
+    listed = subprocess.run(
+        ["git", "ls-files", "--cached", "--others", "--exclude-standard", "-z"],
+        cwd=ROOT,
+        check=True,
+        capture_output=True,
+        timeout=60,
+    ).stdout.decode()
+    for name in filter(None, listed.split("\0")):
+        if (ROOT / name).is_file():
+            (target / name).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(ROOT / name, target / name)
+    return target
+
+
 @pytest.fixture(scope="module")
 def installed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     """The `kpi-context` executable of a fresh virtualenv holding only the built wheel and its dependencies."""
     if not os.environ.get("CI") and not _index_reachable():
         pytest.skip("not on CI and no package index reachable for pip")
     work = tmp_path_factory.mktemp("wheel")
+    source = _source_tree(work / "source")
     subprocess.run(
-        [sys.executable, "-m", "pip", "wheel", "--no-deps", "-q", "-w", str(work / "dist"), str(ROOT)],
+        [sys.executable, "-m", "pip", "wheel", "--no-deps", "-q", "-w", str(work / "dist"), str(source)],
         check=True,
         capture_output=True,
         timeout=120,
