@@ -207,6 +207,11 @@ def runs(inspector: Inspector, target: list[str]) -> dict[str, Run]:
         "compute": ("compute_kpi", ACV_Q3),
         "unknown_kpi": ("compute_kpi", {"kpi": "sales.zzqx_not_a_kpi"}),
         "unknown_term": ("lookup_kpi", {"query": "zzqx flurb"}),
+        "series": (
+            "kpi_series",
+            {"kpi": "sales.arr", "ledger": "sample", "start": "2026-Q1", "end": "2026-Q3", "every": "quarter"},
+        ),
+        "pack": ("board_pack", {"period": "2026-Q3", "ledger": "sample", "currency": "USD"}),
     }
     with ThreadPoolExecutor(max_workers=min(len(calls), os.cpu_count() or 1)) as pool:
         started = {name: pool.submit(inspector.call, target, tool, args) for name, (tool, args) in calls.items()}
@@ -225,6 +230,18 @@ def test_compute_from_inputs_succeeds_without_complaint(runs: dict[str, Run]) ->
     assert Decimal(value["value"]) == Decimal("62000")
     assert value["period"] == {"start": "2026-07-01", "end": "2026-09-30"}
     assert value["provenance"]["signature"]
+
+
+def test_a_series_succeeds_without_complaint(runs: dict[str, Run]) -> None:
+    series = succeeded(runs["series"])
+    assert [point["period"] for point in series["points"]] == ["Q1 2026", "Q2 2026", "Q3 2026"]
+
+
+def test_a_board_pack_succeeds_without_complaint(runs: dict[str, Run]) -> None:
+    # Without finance inputs the finance half is listed as not computable, never guessed.
+    pack = succeeded(runs["pack"])
+    assert pack["items"][0]["kpi"] == "sales.arr"
+    assert {entry["kpi"] for entry in pack["not_computable"]} >= {"finance.runway_months"}
 
 
 def test_an_unknown_kpi_is_refused_as_not_found_without_complaint(runs: dict[str, Run]) -> None:
