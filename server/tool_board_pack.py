@@ -55,7 +55,11 @@ async def board_pack(
     currency: CurrencyArg = None,
     kpis: Annotated[
         list[Annotated[str, Field(max_length=KPI_MAX)]] | None,
-        Field(description="KPI ids to include instead of the default section.", max_length=MAX_PACK_KPIS),
+        Field(
+            description="KPI ids instead of the default section; 'default' stands for it, so "
+            "['default', 'customers.arpa'] extends it.",
+            max_length=MAX_PACK_KPIS,
+        ),
     ] = None,
     compare_to: Annotated[
         tuple[CompareTo, ...], Field(description="Earlier periods each KPI is compared with.", max_length=2)

@@ -60,6 +60,9 @@ FINANCE_SECTION = (
 
 MAX_PACK_KPIS = 40
 
+DEFAULT_SECTION = "default"
+"""In `kpis`, the default section: ["default", "customers.arpa"] extends it, a list without it replaces it."""
+
 _BRIDGE_LINES = (
     ("start", "Opening ARR", 1),
     ("new", "New business", 1),
@@ -308,15 +311,19 @@ def _about_the_whole_pack(error: KpiError) -> bool:
 
 
 def _wanted(ctx: ToolContext, kpis: Sequence[str] | None, has_ledger: bool) -> list[str]:
+    """The pack's KPIs: the default section, or the ids asked for, where `DEFAULT_SECTION` stands for the default."""
+    default = [*(LEDGER_SECTION if has_ledger else ()), *FINANCE_SECTION]
     if kpis is None:
-        return [*(LEDGER_SECTION if has_ledger else ()), *FINANCE_SECTION]
+        return default
     if len(kpis) > MAX_PACK_KPIS:
         raise KpiError(
             ErrorCode.INVALID_ARGUMENT,
             f"a pack holds at most {MAX_PACK_KPIS} KPIs; {len(kpis)} were asked for",
             field="kpis",
         )
-    ids = [resolve_kpi(ctx.catalog, ctx.index, ref, field=f"kpis.{n}").id for n, ref in enumerate(kpis)]
+    ids: list[str] = []
+    for n, ref in enumerate(kpis):
+        ids += default if ref == DEFAULT_SECTION else [resolve_kpi(ctx.catalog, ctx.index, ref, field=f"kpis.{n}").id]
     return list(dict.fromkeys(ids))
 
 

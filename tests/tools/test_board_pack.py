@@ -239,3 +239,17 @@ def test_a_ledger_that_cannot_be_read_refuses_the_whole_pack_once(ctx: ToolConte
     with pytest.raises(KpiError) as refused:
         board_pack(ctx, "2026-Q3", datasets=DatasetRegistry(data_dir=None), ledger="nowhere")
     assert refused.value.code is ErrorCode.DATASET_NOT_FOUND
+
+
+def test_default_in_kpis_extends_the_default_section(ctx: ToolContext) -> None:
+    pack = board_pack(
+        ctx,
+        "2026-Q3",
+        datasets=DatasetRegistry(data_dir=None),
+        ledger={"rows": ROWS},
+        currency="USD",
+        kpis=["default", "customers.arpa"],
+    )
+    assert [item.kpi for item in pack.items][: len(LEDGER_SECTION)] == list(LEDGER_SECTION)
+    # ARPA: MRR 240,000 ÷ 12 = 20,000 over 3 live accounts = 6,666.67 a month.
+    assert pack.items[-1].kpi == "customers.arpa" and pack.items[-1].value == Decimal("6666.67")
