@@ -167,7 +167,11 @@ def compare_metrics(ctx: ToolContext, left: ValueClaim, right: ValueClaim | Benc
     a = read_claim(binder, left, "left")
     if isinstance(right, BenchmarkRef):
         return _against_benchmark(binder, a, right)
-    b = read_claim(binder, right, "right")
+    return compare_values(binder, a, read_claim(binder, right, "right"))
+
+
+def compare_values(binder: Binder, a: BoundValue, b: BoundValue) -> Comparison:
+    """The comparison of two values already read (or produced here): the rules compare_metrics applies."""
     mismatches: list[Mismatch] = []
     same_kpi = a.kpi == b.kpi
     # Two KPIs can share every binding axis and still count different things (expansion and

@@ -1,6 +1,6 @@
 """Governed changes between two bound values of one KPI: the trend lines of a series or a board pack.
 
-A change is worked out by `compare_metrics` itself, so it follows the same rules a caller's own
+A change is worked out by the comparison `compare_metrics` makes (`compare_values`), so it follows the same rules a caller's own
 comparison would (percentage points for percent KPIs, direction from the KPI's polarity) and is
 refused for the same reasons. Only the few words a reader needs are kept.
 """
@@ -10,7 +10,7 @@ from __future__ import annotations
 from pydantic import BaseModel, ConfigDict, Field
 
 from kpi_context.ontology.binding import Unit
-from kpi_context.tools.compare import Direction, UnsafeComparison, compare_metrics
+from kpi_context.tools.compare import Direction, UnsafeComparison, compare_values
 from kpi_context.tools.context import ToolContext
 from kpi_context.tools.values import BoundValue, ValueClaim
 
@@ -46,7 +46,8 @@ def change(ctx: ToolContext, earlier: BoundValue, later: BoundValue) -> Change |
         if value.value is None:
             return f"no value for {when_of(value)}: {value.undefined_reason or 'undefined'}"
     try:
-        compared = compare_metrics(ctx, claim_of(later), claim_of(earlier))
+        # Both values were produced by this server in this call: compared as they are, not re-read as claims.
+        compared = compare_values(ctx.binder, later, earlier)
     except UnsafeComparison as refused:
         return refused.refusal.message
     # A percent KPI moves in percentage points; a relative change of a rate would read as a second rate.

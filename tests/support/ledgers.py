@@ -21,3 +21,19 @@ def line(**fields: Any) -> dict[str, Any]:
     }
     row.update(fields)
     return row
+
+
+def yearly_line(
+    account: str, contract: str, amount: str, start: str, end: str, segment: str, **more: str
+) -> dict[str, Any]:
+    """A yearly recurring line of one segment, signed on its start date unless `more` says otherwise."""
+    fields = {"signed_date": start, **more}
+    return line(
+        account_id=account,
+        contract_id=contract,
+        amount=amount,
+        start_date=start,
+        end_date=end,
+        segment=segment,
+        **fields,
+    )

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from datetime import date
 from decimal import Decimal
-from typing import Any
 
 import pytest
 
@@ -19,24 +18,7 @@ from kpi_context.tools.inputs import trailing_window
 from kpi_context.tools.ledger.engine import compute_cuts_from_ledger, compute_series_from_ledger
 from kpi_context.tools.periods import parse_period
 from kpi_context.tools.values import BoundValue, ValueClaim
-from tests.support.ledgers import line
-
-
-def _yearly(
-    account: str, contract: str, amount: str, start: str, end: str, segment: str, **more: str
-) -> dict[str, Any]:
-    """A yearly recurring line, signed on its start date unless `more` says otherwise."""
-    fields = {"signed_date": start, **more}
-    return line(
-        account_id=account,
-        contract_id=contract,
-        amount=amount,
-        start_date=start,
-        end_date=end,
-        segment=segment,
-        **fields,
-    )
-
+from tests.support.ledgers import yearly_line
 
 # Six accounts (amounts a year), A and B enterprise, the others smb:
 #   A: 12,000 from 2025-01-01 to 2027-12-31, plus 6,000 co-termed from 2026-08-01 (an expansion): 18,000 from August.
@@ -49,18 +31,18 @@ def _yearly(
 # ARR on 30 Jun 2026: A 12,000 + B 18,000 + C 9,000 + D 15,000 = 54,000.
 # ARR on 30 Sep 2026: A 18,000 + B 18,000 + D 10,000 + E 20,000 + F 3,600 = 69,600.
 BOOK = [
-    _yearly("A", "A1", "12000", "2025-01-01", "2027-12-31", "enterprise"),
-    _yearly("A", "A1", "6000", "2026-08-01", "2027-12-31", "enterprise", change_type="expansion"),
-    _yearly("B", "B1", "24000", "2025-01-01", "2025-12-31", "enterprise"),
-    _yearly(
+    yearly_line("A", "A1", "12000", "2025-01-01", "2027-12-31", "enterprise"),
+    yearly_line("A", "A1", "6000", "2026-08-01", "2027-12-31", "enterprise", change_type="expansion"),
+    yearly_line("B", "B1", "24000", "2025-01-01", "2025-12-31", "enterprise"),
+    yearly_line(
         "B", "B2", "18000", "2026-01-01", "2026-12-31", "enterprise", signed_date="2025-12-01", change_type="renewal"
     ),
-    _yearly("C", "C1", "9000", "2025-08-01", "2026-07-31", "smb"),
-    _yearly("D", "D1", "15000", "2025-07-01", "2026-06-30", "smb"),
-    _yearly("D", "D2", "10000", "2026-07-01", "2027-06-30", "smb", signed_date="2026-06-01", change_type="renewal"),
-    _yearly("E", "E1", "20000", "2026-08-01", "2027-07-31", "smb"),
-    _yearly("F", "F1", "3000", "2024-01-01", "2024-12-31", "smb"),
-    _yearly("F", "F2", "3600", "2026-09-01", "2027-08-31", "smb"),
+    yearly_line("C", "C1", "9000", "2025-08-01", "2026-07-31", "smb"),
+    yearly_line("D", "D1", "15000", "2025-07-01", "2026-06-30", "smb"),
+    yearly_line("D", "D2", "10000", "2026-07-01", "2027-06-30", "smb", signed_date="2026-06-01", change_type="renewal"),
+    yearly_line("E", "E1", "20000", "2026-08-01", "2027-07-31", "smb"),
+    yearly_line("F", "F1", "3000", "2024-01-01", "2024-12-31", "smb"),
+    yearly_line("F", "F2", "3600", "2026-09-01", "2027-08-31", "smb"),
 ]
 Q3_2026 = parse_period("2026-Q3")
 WINDOW = trailing_window(Q3_2026.end, 12)
@@ -239,8 +221,8 @@ def test_arpa_divides_mrr_rounded_to_the_cent_as_the_catalog_formula_does(ctx, c
     # 166.67 ÷ 2 = 83.335 → 83.34 (half-even). Dividing the unrounded MRR would give 83.333… → 83.33: a cent
     # the formula over the ledger's MRR and customer count would not reproduce.
     rows = [
-        _yearly("G", "G1", "1000", "2026-01-01", "2026-12-31", "smb"),
-        _yearly("H", "H1", "1000", "2026-01-01", "2026-12-31", "smb"),
+        yearly_line("G", "G1", "1000", "2026-01-01", "2026-12-31", "smb"),
+        yearly_line("H", "H1", "1000", "2026-01-01", "2026-12-31", "smb"),
     ]
     day = date(2026, 6, 30)
     arpa = compute("customers.arpa", rows, as_of=day)

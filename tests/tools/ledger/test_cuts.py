@@ -27,26 +27,12 @@ from kpi_context.tools.ledger.run import ADDITIVE, Measure
 from kpi_context.tools.ledger.source import DatasetRegistry
 from kpi_context.tools.periods import Every, parse_period, periods_between
 from kpi_context.tools.values import BindingClaim, GrainClaim, ValueClaim, ValueStatus
-from tests.support.ledgers import line
+from tests.support.ledgers import line, yearly_line
 
 REPO = Path(__file__).resolve().parents[3]
 GENERATOR = REPO / "scripts" / "generate_ledger.py"
 END_2026 = date(2026, 12, 31)
 END_2025 = date(2025, 12, 31)
-
-
-def _row(account: str, contract: str, amount: str, start: str, end: str, segment: str, **more: str) -> dict[str, Any]:
-    """A yearly recurring line, signed on its start date unless `more` says otherwise."""
-    fields = {"signed_date": start, **more}
-    return line(
-        account_id=account,
-        contract_id=contract,
-        amount=amount,
-        start_date=start,
-        end_date=end,
-        segment=segment,
-        **fields,
-    )
 
 
 # Six accounts in two segments (amounts are yearly):
@@ -57,15 +43,15 @@ def _row(account: str, contract: str, amount: str, start: str, end: str, segment
 #   T moves segment: smb at 4,000 through 2025, renewed for 2026 at 30,000 as enterprise (an upgrade).
 #   U enterprise: new, 40,000 from 2026-03-01 to 2027-02-28.
 BOOK = [
-    _row("P", "P1", "100000", "2025-01-01", "2027-12-31", "enterprise"),
-    _row("P", "P1", "20000", "2026-07-01", "2027-12-31", "enterprise", change_type="expansion"),
-    _row("Q", "Q1", "50000", "2025-01-01", "2025-12-31", "enterprise"),
-    _row("R", "R1", "10000", "2025-06-01", "2026-05-31", "smb"),
-    _row("R", "R2", "8000", "2026-06-01", "2027-05-31", "smb", change_type="renewal"),
-    _row("S", "S1", "6000", "2025-01-01", "2027-12-31", "smb"),
-    _row("T", "T1", "4000", "2025-01-01", "2025-12-31", "smb"),
-    _row("T", "T2", "30000", "2026-01-01", "2026-12-31", "enterprise", change_type="renewal"),
-    _row("U", "U1", "40000", "2026-03-01", "2027-02-28", "enterprise"),
+    yearly_line("P", "P1", "100000", "2025-01-01", "2027-12-31", "enterprise"),
+    yearly_line("P", "P1", "20000", "2026-07-01", "2027-12-31", "enterprise", change_type="expansion"),
+    yearly_line("Q", "Q1", "50000", "2025-01-01", "2025-12-31", "enterprise"),
+    yearly_line("R", "R1", "10000", "2025-06-01", "2026-05-31", "smb"),
+    yearly_line("R", "R2", "8000", "2026-06-01", "2027-05-31", "smb", change_type="renewal"),
+    yearly_line("S", "S1", "6000", "2025-01-01", "2027-12-31", "smb"),
+    yearly_line("T", "T1", "4000", "2025-01-01", "2025-12-31", "smb"),
+    yearly_line("T", "T2", "30000", "2026-01-01", "2026-12-31", "enterprise", change_type="renewal"),
+    yearly_line("U", "U1", "40000", "2026-03-01", "2027-02-28", "enterprise"),
 ]
 
 
@@ -127,8 +113,8 @@ def test_an_account_with_no_line_in_force_takes_its_latest_line_and_a_tie_goes_t
     # start date: line L2 (mid_market) beats line L1 (smb), though L1 is the later row.
     rows = [
         *BOOK,
-        _row("V", "V1", "1000", "2026-01-01", "2026-06-30", "mid_market", line_id="L2"),
-        _row("V", "V1", "5000", "2026-01-01", "2026-06-30", "smb", line_id="L1"),
+        yearly_line("V", "V1", "1000", "2026-01-01", "2026-06-30", "mid_market", line_id="L2"),
+        yearly_line("V", "V1", "5000", "2026-01-01", "2026-06-30", "smb", line_id="L1"),
     ]
     # Churned in 2026 (opened 31 Dec 2025, closed 31 Dec 2026): Q only; V was not live at the open, so it is
     # new and churned within the year, in no movement at either date.
@@ -145,8 +131,8 @@ def test_an_account_whose_lines_all_start_later_takes_its_earliest_line(ctx, reg
     # Booked ACV for 2026-Q4 counts W's contract signed on 1 Nov 2026 that starts on 1 Feb 2027: on the close
     # of the quarter W has no line started yet, so its earliest line (enterprise) places it.
     rows = [
-        _row("W", "W1", "60000", "2027-02-01", "2028-01-31", "enterprise", signed_date="2026-11-01"),
-        _row("W", "W2", "1000", "2027-03-01", "2028-01-31", "smb", signed_date="2026-11-01"),
+        yearly_line("W", "W1", "60000", "2027-02-01", "2028-01-31", "enterprise", signed_date="2026-11-01"),
+        yearly_line("W", "W2", "1000", "2027-03-01", "2028-01-31", "smb", signed_date="2026-11-01"),
     ]
     cut = _cut(ctx, registry, "sales.booked_acv", rows, period="2026-Q4")
     # W1 at 60,000 and W2 at 1,000 × 11 months … both booked; both in W's one member, enterprise:
@@ -254,11 +240,11 @@ def test_a_caller_typed_segment_on_a_company_grain_is_inconsistent(ctx):
 #             30 Jun: enterprise 110,000; smb 44,000 ÷ 4 = 11,000; total 154,000 ÷ 5 = 30,800.
 # Each segment's ACV rose by 10%; the total fell by 44% (30,800 − 55,000 = −24,200; ÷ 55,000 = −44%).
 SIMPSON = [
-    _row("E1", "E1", "100000", "2026-01-01", "2026-12-31", "enterprise"),
-    _row("E1", "E1", "10000", "2026-04-01", "2026-12-31", "enterprise", change_type="expansion"),
-    _row("S1", "S1a", "10000", "2026-01-01", "2026-03-31", "smb"),
-    _row("S1", "S1b", "11000", "2026-04-01", "2027-03-31", "smb", change_type="renewal"),
-    *(_row(a, a, "11000", "2026-04-01", "2027-03-31", "smb") for a in ("S2", "S3", "S4")),
+    yearly_line("E1", "E1", "100000", "2026-01-01", "2026-12-31", "enterprise"),
+    yearly_line("E1", "E1", "10000", "2026-04-01", "2026-12-31", "enterprise", change_type="expansion"),
+    yearly_line("S1", "S1a", "10000", "2026-01-01", "2026-03-31", "smb"),
+    yearly_line("S1", "S1b", "11000", "2026-04-01", "2027-03-31", "smb", change_type="renewal"),
+    *(yearly_line(a, a, "11000", "2026-04-01", "2027-03-31", "smb") for a in ("S2", "S3", "S4")),
 ]
 
 
