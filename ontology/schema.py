@@ -30,6 +30,7 @@ from jsonschema.exceptions import best_match
 from pydantic import BaseModel
 
 from kpi_context.ontology.model import CatalogManifest, KpiDefinition
+from kpi_context.ontology.profile import Profile
 
 DIALECT = "https://json-schema.org/draft/2020-12/schema"
 SCHEMA_DIR = Path(__file__).resolve().parent / "schema"
@@ -60,7 +61,15 @@ CATALOG_SCHEMA = SchemaSpec(
     title="KPI catalog manifest",
     description="The catalog's manifest, stored as ontology/catalog.json.",
 )
-SCHEMAS = (KPI_SCHEMA, CATALOG_SCHEMA)
+PROFILE_SCHEMA = SchemaSpec(
+    filename="profile.schema.json",
+    model=Profile,
+    schema_id="urn:kpi-context:schema:profile",
+    title="Governance profile",
+    description="One organisation's locked decisions, fiscal calendar, currency and own definitions "
+    "(kpi-context serve --profile PATH).",
+)
+SCHEMAS = (KPI_SCHEMA, CATALOG_SCHEMA, PROFILE_SCHEMA)
 
 
 @functools.cache
