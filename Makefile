@@ -14,7 +14,7 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 run: $(STAMP)
-	$(BIN)/kpi-context serve --http --data-dir data --dataset sample=sample_ledger.csv
+	$(BIN)/kpi-context serve --http --data-dir data --dataset sample=sample_ledger.csv --profile profiles/example.json
 
 test: $(STAMP)
 	$(BIN)/ruff check .

@@ -16,7 +16,7 @@ from pydantic import ValidationError
 
 from kpi_context.ontology.catalog import Catalog
 from kpi_context.ontology.issues import LoadIssue, Severity, errors_in, json_pointer, warnings_in
-from kpi_context.ontology.profile import BenchmarkRole, DefinitionStatus, Profile, profile_hash
+from kpi_context.ontology.profile import BenchmarkRole, DefinitionStatus, Profile, definition_hash, profile_hash
 from kpi_context.ontology.profile_rules import PROFILE_RULES, ProfileContext
 from kpi_context.ontology.schema import PROFILE_SCHEMA, validator_for
 
@@ -117,3 +117,42 @@ def apply_profile(catalog: Catalog, loaded: LoadedProfile) -> Catalog:
         content_hash=catalog.content_hash,
         warnings=catalog.warnings,
     )
+
+
+def profile_summary(loaded: LoadedProfile) -> dict[str, object]:
+    """The profile in brief, as `kpi://profile` and `kpi-context profile show` give it."""
+    profile = loaded.profile
+    start = profile.fiscal_year_start_month
+    return {
+        "organisation": profile.organisation.model_dump(mode="json"),
+        "content_hash": loaded.content_hash,
+        "catalog_version": profile.catalog_version,
+        "fiscal_year": {
+            "start_month": start,
+            "naming": "by the calendar year it ends in",
+            "periods": "FYyyyy, FYyyyy-Qn, FYyyyy-Hn" if start != 1 else "fiscal = calendar (January start)",
+        },
+        "reporting_currency": profile.reporting_currency,
+        "fx_rates": [
+            f"1 {r.currency} = {r.rate} {profile.reporting_currency} on {r.on.isoformat()}" for r in profile.fx_rates
+        ],
+        "locks": [
+            {
+                "kpi": lock.kpi,
+                "policy": lock.policy,
+                **({"variant": lock.variant} if lock.variant else {}),
+                **({"basis": lock.basis} if lock.basis else {}),
+                "approved": f"{lock.approval.approver}, {lock.approval.approved_on.isoformat()}",
+            }
+            for lock in profile.locks
+        ],
+        "benchmarks": [
+            {"kpi": b.kpi, "role": b.role.value, "source": f"{b.benchmark.source_name}, {b.benchmark.source_year}"}
+            for b in profile.benchmarks
+        ],
+        "slide_labels": {s.kpi: s.label for s in profile.slide_labels},
+        "definitions": [
+            {"kpi": d.id, "status": profile.definition_status(d).value, "hash": definition_hash(d)}
+            for d in profile.definitions
+        ],
+    }

@@ -30,6 +30,7 @@ from kpi_context.server.tool_support import (
 from kpi_context.tools import compute as arithmetic
 from kpi_context.tools.errors import ErrorCode, KpiError
 from kpi_context.tools.ledger.engine import compute_cuts_from_ledger
+from kpi_context.tools.periods import parse_period
 from kpi_context.tools.series import cut_value
 from kpi_context.tools.values import BoundValue
 
@@ -51,11 +52,17 @@ async def compute_kpi(
     ledger: LedgerArg = None,
     group_by: GroupByArg = None,
     where: WhereArg = None,
+    override: Annotated[
+        bool, Field(description="true to compute against the organisation's locked rules; the value says so.")
+    ] = False,
     *,
     ctx: Context[Services, Any],
 ) -> Annotated[CallToolResult, BoundValue]:
     services = services_of(ctx)
+    context = services.context.overriding(override)
     try:
+        if isinstance(period, str):
+            period = parse_period(period, fiscal_start=context.fiscal_start)
         if ledger is not None:
             if inputs:
                 raise KpiError(ErrorCode.INVALID_ARGUMENT, "pass either inputs or a ledger, not both", field="ledger")
@@ -65,7 +72,7 @@ async def compute_kpi(
                 cut = await with_progress(
                     ctx,
                     compute_cuts_from_ledger,
-                    services.context,
+                    context,
                     kpi,
                     ledger_argument(ledger),
                     datasets=services.datasets,
@@ -76,9 +83,9 @@ async def compute_kpi(
                     currency=currency,
                     basis=basis.chosen() if basis else None,
                 )
-                return success(cut_value(services.context, cut))
+                return success(cut_value(context, cut))
             value = await compute_with_ledger(
-                services.context,
+                context,
                 services.datasets,
                 ctx,
                 kpi,
@@ -99,7 +106,7 @@ async def compute_kpi(
         check_text_lengths(inputs, "inputs")
         value = await off_loop(
             arithmetic.compute_from_inputs,
-            services.context,
+            context,
             kpi,
             input_arguments(inputs),
             variant=variant,

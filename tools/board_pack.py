@@ -32,7 +32,7 @@ from kpi_context.tools.periods import Period, parse_period
 from kpi_context.tools.resolve import resolve_kpi
 from kpi_context.tools.signing import Signer, canonical
 from kpi_context.tools.trend import Change, change
-from kpi_context.tools.values import BoundValue, LedgerCounts
+from kpi_context.tools.values import BoundValue, LedgerCounts, ProfileStamp
 
 LEDGER_SECTION = (
     "sales.arr",
@@ -139,6 +139,7 @@ class PackProvenance(BaseModel):
 
     catalog_version: str
     catalog_hash: str
+    profile: ProfileStamp | None = Field(default=None, description="The governance profile in force, if any.")
     pack_id: str
     signature: str = Field(description="HMAC-SHA256 over the whole pack, made with the server's secret.")
 
@@ -229,7 +230,8 @@ def board_pack(
     basis: Mapping[str, str] | None = None,
     progress: Progress | None = None,
 ) -> BoardPack:
-    current = parse_period(period, field="period") if isinstance(period, str) else period
+    fiscal = ctx.fiscal_start
+    current = parse_period(period, field="period", fiscal_start=fiscal) if isinstance(period, str) else period
     if current.months is None:
         raise KpiError(
             ErrorCode.INVALID_ARGUMENT,
@@ -427,7 +429,7 @@ def _assemble(
     currencies = {v.currency for v in computed.values() if v.currency}
     net_new = computed.get("sales.net_new_arr")
     return BoardPack(
-        period=current.label(),
+        period=current.label(ctx.fiscal_start),
         currency=next(iter(currencies)) if len(currencies) == 1 else None,
         options=options,
         ledger=None if trace is None else LedgerCounts.of(trace),
@@ -438,7 +440,11 @@ def _assemble(
         unused_inputs=sorted(set(given) - used),
         notes=notes,
         provenance=PackProvenance(
-            catalog_version=ctx.catalog.version, catalog_hash=ctx.catalog.content_hash, pack_id="", signature=""
+            catalog_version=ctx.catalog.version,
+            catalog_hash=ctx.catalog.content_hash,
+            profile=ctx.profile_stamp,
+            pack_id="",
+            signature="",
         ),
     )
 

@@ -10,6 +10,7 @@ from kpi_context.ontology.profile_loader import LoadedProfile, apply_profile
 from kpi_context.ontology.search import SearchIndex
 from kpi_context.tools.binder import Binder
 from kpi_context.tools.signing import Signer
+from kpi_context.tools.values import ProfileStamp
 
 
 @dataclass(frozen=True)
@@ -49,6 +50,11 @@ class ToolContext:
     def fiscal_start(self) -> int | None:
         """The month the fiscal year opens, when a profile sets the calendar; None: no fiscal calendar."""
         return None if self.profile is None else self.profile.profile.fiscal_year_start_month
+
+    @property
+    def profile_stamp(self) -> ProfileStamp | None:
+        """The profile every result names in its provenance (id and content hash), signed with it."""
+        return None if self.profile is None else ProfileStamp(id=self.profile.id, hash=self.profile.content_hash)
 
     def overriding(self, override: bool) -> ToolContext:
         """This context for one call that passed `override` (itself when false)."""
