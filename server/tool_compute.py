@@ -9,7 +9,7 @@ from mcp.types import CallToolResult
 from pydantic import Field
 
 from kpi_context.server.arguments import INPUTS_HELP, InputValue, input_arguments
-from kpi_context.server.ledger_calls import compute_with_ledger, ledger_argument, with_progress
+from kpi_context.server.ledger_calls import LedgerSpec, compute_with_ledger, ledger_argument, with_progress
 from kpi_context.server.results import refusal, success
 from kpi_context.server.tool_support import (
     AsOfArg,
@@ -29,6 +29,7 @@ from kpi_context.server.tool_support import (
 )
 from kpi_context.tools import compute as arithmetic
 from kpi_context.tools.errors import ErrorCode, KpiError
+from kpi_context.tools.governance import with_profile_rates
 from kpi_context.tools.ledger.engine import compute_cuts_from_ledger
 from kpi_context.tools.periods import parse_period
 from kpi_context.tools.series import cut_value
@@ -64,6 +65,8 @@ async def compute_kpi(
         if isinstance(period, str):
             period = parse_period(period, fiscal_start=context.fiscal_start)
         if ledger is not None:
+            close = period.end if period is not None and not isinstance(period, str) else as_of
+            rated, currency = with_profile_rates(context, ledger_argument(ledger), currency, close)
             if inputs:
                 raise KpiError(ErrorCode.INVALID_ARGUMENT, "pass either inputs or a ledger, not both", field="ledger")
             if group_by is not None:
@@ -74,7 +77,7 @@ async def compute_kpi(
                     compute_cuts_from_ledger,
                     context,
                     kpi,
-                    ledger_argument(ledger),
+                    rated,
                     datasets=services.datasets,
                     group_by=group_by,
                     variant=variant,
@@ -89,7 +92,7 @@ async def compute_kpi(
                 services.datasets,
                 ctx,
                 kpi,
-                ledger,
+                rated if isinstance(rated, str) else LedgerSpec.model_validate(rated),
                 variant=variant,
                 period=period,
                 as_of=as_of,

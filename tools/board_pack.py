@@ -24,6 +24,7 @@ from kpi_context.ontology.ledger_options import LEDGER_KPI_OPTIONS
 from kpi_context.tools.compute import compute_from_inputs, resolve_when
 from kpi_context.tools.context import ToolContext
 from kpi_context.tools.errors import ErrorCode, KpiError
+from kpi_context.tools.governance import with_profile_rates
 from kpi_context.tools.inputs import When
 from kpi_context.tools.ledger.engine import KPI_MEASURES, Progress, compute_from_ledger, compute_series_from_ledger
 from kpi_context.tools.ledger.source import DatasetRegistry
@@ -238,6 +239,8 @@ def board_pack(
             "a board pack is for whole calendar months: give '2026-Q3', '2026-09' or '2026'",
             field="period",
         )
+    if ledger is not None:
+        ledger, currency = with_profile_rates(ctx, ledger, currency, current.end)
     given = dict(inputs or {})
     wanted = _wanted(ctx, kpis, ledger is not None)
     _check_keys(ctx, given, wanted)

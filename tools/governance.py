@@ -10,7 +10,9 @@ so nothing the caller says about itself is trusted.
 from __future__ import annotations
 
 from collections.abc import Collection, Mapping
-from typing import TYPE_CHECKING
+from datetime import date
+from decimal import Decimal
+from typing import TYPE_CHECKING, Any
 
 from kpi_context.ontology.binding import Binding
 from kpi_context.ontology.ledger_options import LEDGER_KPI_OPTIONS, catalog_defaults
@@ -126,3 +128,29 @@ def catalog_choice(kpi: KpiDefinition, lock: Lock) -> dict[str, str]:
         elif defaults is not None:
             choice[key] = str(getattr(defaults, key).value)
     return choice
+
+
+def with_profile_rates(
+    ctx: ToolContext, ledger: str | Mapping[str, Any], currency: str | None, close: date | None
+) -> tuple[str | Mapping[str, Any], str | None]:
+    """The ledger converted into the profile's reporting currency at the profile's rates, when the call names no
+    other currency and no rates of its own.
+
+    Each currency takes its latest rate dated on or before `close` (the value's close; the last close of a
+    series or pack, so every point converts at one rate); a currency with no such rate is left out, and the
+    engine refuses a ledger that needs it.
+    """
+    if ctx.profile is None:
+        return ledger, currency
+    profile = ctx.profile.profile
+    spec: dict[str, Any] = {"dataset": ledger} if isinstance(ledger, str) else dict(ledger)
+    if (currency is not None and currency != profile.reporting_currency) or "fx_rates" in spec:
+        return ledger, currency
+    latest: dict[str, tuple[date, Decimal]] = {}
+    for rate in profile.fx_rates:
+        if (close is None or rate.on <= close) and (rate.currency not in latest or latest[rate.currency][0] < rate.on):
+            latest[rate.currency] = (rate.on, rate.rate)
+    if not latest:
+        return ledger, currency
+    spec["fx_rates"] = {code: value for code, (_, value) in sorted(latest.items())}
+    return spec, profile.reporting_currency

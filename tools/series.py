@@ -17,6 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from kpi_context.ontology.binding import Binding, Unit
 from kpi_context.tools.binder import short_name
 from kpi_context.tools.context import ToolContext
+from kpi_context.tools.governance import with_profile_rates
 from kpi_context.tools.ledger.engine import LedgerCut, Progress, compute_series_from_ledger
 from kpi_context.tools.ledger.source import DatasetRegistry
 from kpi_context.tools.periods import Every, Period, is_fiscal, parse_period, periods_between
@@ -97,6 +98,7 @@ def kpi_series(
     # Steps follow the calendar `start` is written in: 'FY2027-Q1' steps by fiscal quarters, '2026-Q1' by calendar ones.
     stepped = fiscal if isinstance(start, str) and is_fiscal(start) else None
     periods = periods_between(first, last, every, fiscal_start=stepped)
+    ledger, currency = with_profile_rates(ctx, ledger, currency, periods[-1].end)
     cuts = compute_series_from_ledger(
         ctx,
         kpi_ref,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import date
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -201,3 +202,29 @@ def test_values_computed_under_an_approved_organisation_definition_carry_no_such
         currency="USD",
     )
     assert "proposed" not in value.label
+
+
+def test_a_ledger_in_another_currency_is_converted_at_the_profiles_latest_rate_before_the_close(catalog, tmp_path):
+    from kpi_context.tools.governance import with_profile_rates
+    from tests.support.profiles import loaded, minimal_document
+
+    rates = [
+        {"currency": "EUR", "rate": "1.10", "on": "2026-06-30"},
+        {"currency": "EUR", "rate": "1.08", "on": "2026-10-31"},
+    ]
+    ctx = context(catalog, loaded(tmp_path, minimal_document(fx_rates=rates), catalog))
+    registry = DatasetRegistry.from_cli(tmp_path)
+    rows = {"rows": [line(currency="EUR", amount="10000", end_date="2027-12-31")]}
+
+    def arr(close: str) -> BoundValue:
+        day = date.fromisoformat(close)
+        ledger, currency = with_profile_rates(ctx, rows, None, day)
+        return compute_from_ledger(ctx, "sales.arr", ledger, datasets=registry, currency=currency, as_of=day)
+
+    # 30 Sep 2026: the latest EUR rate on or before it is 1.10 (30 Jun): 10,000 × 1.10 = 11,000 USD.
+    september = arr("2026-09-30")
+    assert (september.value, september.currency) == (Decimal(11000), "USD")
+    # 31 Dec 2026: the 31 Oct rate 1.08 applies: 10,800 USD.
+    assert arr("2026-12-31").value == Decimal(10800)
+    # A caller's own currency or rates are left alone.
+    assert with_profile_rates(ctx, rows, "EUR", None) == (rows, "EUR")
