@@ -73,6 +73,7 @@ bench-context: $(STAMP)
 # Regenerate committed artefacts after an intended change (the tests fail on drift).
 schema: $(STAMP)
 	$(BIN)/kpi-context ontology schema --write
+	$(BIN)/kpi-context profile schema
 
 snapshot: $(STAMP)
 	$(BIN)/python -m kpi_context.server.surface --write

@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from kpi_context.ontology.profile_loader import check_profile, profile_summary
+from kpi_context.ontology.schema import PROFILE_SCHEMA, SCHEMA_DIR, stale_schemas, write_schemas
 from kpi_context.server.cli_support import (
     EXIT_FINDINGS,
     EXIT_OK,
@@ -29,6 +30,10 @@ def register(commands: Any) -> None:
     show.add_argument("path", type=Path, metavar="PATH")
     add_root_option(show)
     show.set_defaults(handler=guarded(_show))
+    schema = sub.add_parser("schema", help="Write the profile's JSON Schema generated from its model, or check it.")
+    schema.add_argument("--check", action="store_true", help="exit 1 when the committed schema file has drifted")
+    schema.add_argument("--dir", type=Path, default=SCHEMA_DIR, metavar="DIR", help="schema directory")
+    schema.set_defaults(handler=guarded(_schema))
 
 
 def _report(args: argparse.Namespace) -> Any:
@@ -55,4 +60,16 @@ def _show(args: argparse.Namespace) -> int:
         print(json_text({"valid": False, "issues": issues}), end="")
         return EXIT_FINDINGS
     print(json_text({"valid": True, **profile_summary(report.profile), "issues": issues}), end="")
+    return EXIT_OK
+
+
+def _schema(args: argparse.Namespace) -> int:
+    directory: Path = args.dir
+    if args.check:
+        stale = stale_schemas(directory, (PROFILE_SCHEMA,))
+        for path in stale:
+            print(f"drifted: {path} differs from what the profile model generates; run `make schema`")
+        return EXIT_FINDINGS if stale else EXIT_OK
+    for path in write_schemas(directory, (PROFILE_SCHEMA,)):
+        print(f"wrote {path}")
     return EXIT_OK

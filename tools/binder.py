@@ -88,7 +88,7 @@ class Binder:
             deviation = deviation_of(self.profile, kpi, draft.variant_id, binding, draft.basis)
             if deviation is not None:
                 remark = f"deviates from {deviation.policy}"
-                warnings.append(f"computed with override: {remark} (approved by {deviation.approved})")
+                warnings.append(f"{remark} (approved by {deviation.approved}): compare only with values bound alike")
             if self.profile.status_of(kpi.id) is DefinitionStatus.PROPOSED:
                 remark = ", ".join(filter(None, (remark, "proposed definition")))
                 warnings.append(

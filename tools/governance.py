@@ -54,9 +54,21 @@ def with_locks(
             not in_binding and key in ledger_keys
         ):
             filled[key] = value
-    if variant is None and not chose_rules and lock.variant is not None:
-        variant = lock.variant
+    if variant is None and not chose_rules:
+        variant = lock.variant if lock.variant is not None else _variant_with(kpi, lock)
     return variant, filled or None
+
+
+def _variant_with(kpi: KpiDefinition, lock: Lock) -> str | None:
+    """The governed variant whose binding has the lock's binding keys (a lock may name them without a variant)."""
+    wanted = {key: value for key, value in lock.basis.items() if key in BINDING_KEYS}
+    if not wanted:
+        return None
+    bindings = {DEFAULT_VARIANT_ID: kpi.binding, **{v.id: v.binding for v in kpi.variants}}
+    return next(
+        (vid for vid, binding in bindings.items() if all(getattr(binding, k).value == v for k, v in wanted.items())),
+        None,
+    )
 
 
 def enforce_locks(

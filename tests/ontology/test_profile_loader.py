@@ -82,3 +82,18 @@ def test_the_summary_states_the_fiscal_naming_rule_and_each_lock_with_its_approv
         "approved": "Dana Whitfield (CFO), 2026-10-05",
     }
     assert summary["definitions"][0]["status"] == "approved"
+
+
+def test_the_committed_profile_schema_equals_what_the_profile_model_generates():
+    from kpi_context.ontology.schema import PROFILE_SCHEMA, stale_schemas
+
+    assert stale_schemas(specs=(PROFILE_SCHEMA,)) == [], "profile schema drifted: run `make schema`"
+
+
+def test_a_hand_edited_profile_schema_is_reported_as_drifted(tmp_path):
+    from kpi_context.ontology.schema import PROFILE_SCHEMA, stale_schemas, write_schemas
+
+    write_schemas(tmp_path, (PROFILE_SCHEMA,))
+    assert stale_schemas(tmp_path, (PROFILE_SCHEMA,)) == []
+    (tmp_path / PROFILE_SCHEMA.filename).write_text("{}\n", encoding="utf-8")
+    assert stale_schemas(tmp_path, (PROFILE_SCHEMA,)) == [tmp_path / PROFILE_SCHEMA.filename]

@@ -43,3 +43,12 @@ def test_show_of_an_invalid_profile_lists_its_issues_and_exits_one(capsys, tmp_p
 def test_a_missing_profile_file_is_a_usage_error(capsys, tmp_path):
     assert main(["profile", "validate", str(tmp_path / "nope.json")]) == 2
     assert "[not_found] path" in capsys.readouterr().err
+
+
+def test_profile_schema_writes_the_schema_and_check_detects_drift(capsys, tmp_path):
+    assert main(["profile", "schema", "--dir", str(tmp_path)]) == 0
+    assert [p.name for p in tmp_path.iterdir()] == ["profile.schema.json"]
+    assert main(["profile", "schema", "--check", "--dir", str(tmp_path)]) == 0
+    (tmp_path / "profile.schema.json").write_text("{}\n", encoding="utf-8")
+    assert main(["profile", "schema", "--check", "--dir", str(tmp_path)]) == 1
+    assert "drifted:" in capsys.readouterr().out

@@ -228,3 +228,19 @@ def test_a_ledger_in_another_currency_is_converted_at_the_profiles_latest_rate_b
     assert arr("2026-12-31").value == Decimal(10800)
     # A caller's own currency or rates are left alone.
     assert with_profile_rates(ctx, rows, "EUR", None) == (rows, "EUR")
+
+
+def test_a_lock_naming_only_a_binding_option_selects_the_variant_that_has_it(catalog, tmp_path, registry):
+    from tests.support.profiles import loaded, minimal_document
+
+    # First-contract-year annualization is the first_year variant's binding: 10,000 for the ramp.
+    lock = {
+        "kpi": ACV,
+        "policy": "ACV policy",
+        "basis": {"annualization": "first_contract_year"},
+        "approval": {"approver": "Pat Lee", "approved_on": "2026-09-01"},
+    }
+    ctx = context(catalog, loaded(tmp_path, minimal_document(locks=[lock]), catalog))
+    value = acv(ctx, registry)
+    assert (value.variant, value.value) == ("first_year", Decimal(10000))
+    assert compute_from_inputs(ctx, ACV, {ACV: 50000}, period="2026-Q3", currency="USD").variant == "first_year"
