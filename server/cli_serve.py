@@ -20,7 +20,7 @@ from uvicorn.supervisors import Multiprocess
 
 from kpi_context import __version__
 from kpi_context.ontology.catalog import CATALOG_ROOT, Catalog
-from kpi_context.ontology.issues import CatalogError
+from kpi_context.ontology.issues import CatalogError, errors_in
 from kpi_context.ontology.loader import load_catalog
 from kpi_context.ontology.profile_loader import LoadedProfile, ProfileError, load_profile
 from kpi_context.server.allocator import limit_malloc_arenas
@@ -169,7 +169,7 @@ def _profile(path: Path | None, catalog: Catalog) -> LoadedProfile | None:
     except ProfileError as exc:
         for issue in exc.issues:
             print(issue.render(), file=sys.stderr)
-        errors = [issue for issue in exc.issues if issue.severity.value == "error"]
+        errors = errors_in(exc.issues)
         raise ServeError(
             f"the profile {path} cannot be served ({errors[0].message if errors else 'invalid'}); run "
             f"`kpi-context profile validate {path}`"
@@ -304,7 +304,7 @@ def client_config(
 def _stdio_args(args: argparse.Namespace) -> list[str]:
     """The data options of this run for the stdio configuration: the directory absolute, datasets as given."""
     dimensions = [flag for name in args.dimension for flag in ("--dimension", name)]
-    if args.profile is not None:
+    if args.profile is not None:  # carried with the dimension flags: both follow the data options
         dimensions += ["--profile", str(args.profile.resolve())]
     if args.sample and args.data_dir is None:
         return ["--sample", *(f for spec in args.dataset for f in ("--dataset", spec)), *dimensions]
