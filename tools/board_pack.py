@@ -86,6 +86,7 @@ class PackItem(BaseModel):
 
     kpi: str
     label: str = Field(description="The governed line to quote.")
+    slide_label: str | None = Field(default=None, description="The organisation's short name for slides.")
     value: Decimal | None
     undefined_reason: str | None = None
     changes: dict[CompareTo, Change | str] = Field(
@@ -368,6 +369,7 @@ def _item(ctx: ToolContext, value: BoundValue, changes: Mapping[CompareTo, Chang
     return PackItem(
         kpi=value.kpi,
         label=value.label,
+        slide_label=None if ctx.profile is None else ctx.profile.profile.slide_label(value.kpi),
         value=value.value,
         undefined_reason=value.undefined_reason,
         changes=dict(changes),

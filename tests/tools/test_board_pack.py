@@ -296,3 +296,22 @@ def test_a_fiscal_pack_grows_against_the_prior_fiscal_quarter_and_the_same_fisca
     assert prior_year.against == "as of 2025-10-31"
     # 21,000 − 12,000 = +9,000, +75 % relative (whole amounts are printed without cents).
     assert prior_year.text == "+$9,000 (+75%)"
+
+
+def test_a_pack_under_a_profile_carries_the_organisations_slide_labels(catalog: Catalog) -> None:
+    from kpi_context.ontology.profile_loader import load_profile
+    from tests.support.profiles import EXAMPLE, context
+
+    acme = context(catalog, load_profile(EXAMPLE, catalog))
+    governed = board_pack(
+        acme,
+        "2026-Q3",
+        datasets=DatasetRegistry(data_dir=None),
+        ledger={"rows": ROWS},
+        currency="USD",
+        kpis=["sales.arr", "customers.net_revenue_retention"],
+    )
+    assert [(item.kpi, item.slide_label) for item in governed.items] == [
+        ("sales.arr", None),
+        ("customers.net_revenue_retention", "NRR"),
+    ]
