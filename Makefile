@@ -14,7 +14,7 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 run: $(STAMP)
-	$(BIN)/kpi-context serve --http --data-dir data --dataset sample=sample_ledger.csv
+	$(BIN)/kpi-context serve --http --data-dir data --dataset sample=sample_ledger.csv --profile profiles/example.json
 
 test: $(STAMP)
 	$(BIN)/ruff check .
@@ -73,6 +73,7 @@ bench-context: $(STAMP)
 # Regenerate committed artefacts after an intended change (the tests fail on drift).
 schema: $(STAMP)
 	$(BIN)/kpi-context ontology schema --write
+	$(BIN)/kpi-context profile schema
 
 snapshot: $(STAMP)
 	$(BIN)/python -m kpi_context.server.surface --write

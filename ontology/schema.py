@@ -30,6 +30,7 @@ from jsonschema.exceptions import best_match
 from pydantic import BaseModel
 
 from kpi_context.ontology.model import CatalogManifest, KpiDefinition
+from kpi_context.ontology.profile import Profile
 
 DIALECT = "https://json-schema.org/draft/2020-12/schema"
 SCHEMA_DIR = Path(__file__).resolve().parent / "schema"
@@ -60,7 +61,16 @@ CATALOG_SCHEMA = SchemaSpec(
     title="KPI catalog manifest",
     description="The catalog's manifest, stored as ontology/catalog.json.",
 )
+PROFILE_SCHEMA = SchemaSpec(
+    filename="profile.schema.json",
+    model=Profile,
+    schema_id="urn:kpi-context:schema:profile",
+    title="Governance profile",
+    description="One organisation's locked decisions, fiscal calendar, currency and own definitions "
+    "(kpi-context serve --profile PATH).",
+)
 SCHEMAS = (KPI_SCHEMA, CATALOG_SCHEMA)
+"""The catalog's own schemas (`kpi-context ontology schema`); the profile's is written by `kpi-context profile schema`."""
 
 
 @functools.cache
@@ -85,21 +95,21 @@ def render(document: Mapping[str, Any]) -> str:
     return json.dumps(document, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
 
 
-def stale_schemas(directory: Path = SCHEMA_DIR) -> list[Path]:
+def stale_schemas(directory: Path = SCHEMA_DIR, specs: tuple[SchemaSpec, ...] = SCHEMAS) -> list[Path]:
     """Committed schema files that are missing or differ from what the models generate."""
     stale = []
-    for spec in SCHEMAS:
+    for spec in specs:
         path = directory / spec.filename
         if not path.is_file() or path.read_text(encoding="utf-8") != render(_generated(spec)):
             stale.append(path)
     return stale
 
 
-def write_schemas(directory: Path = SCHEMA_DIR) -> list[Path]:
+def write_schemas(directory: Path = SCHEMA_DIR, specs: tuple[SchemaSpec, ...] = SCHEMAS) -> list[Path]:
     """Regenerate the committed schema files; returns the ones whose content changed."""
     directory.mkdir(parents=True, exist_ok=True)
-    changed = stale_schemas(directory)
-    for spec in SCHEMAS:
+    changed = stale_schemas(directory, specs)
+    for spec in specs:
         path = directory / spec.filename
         if path in changed:
             path.write_text(render(_generated(spec)), encoding="utf-8")

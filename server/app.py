@@ -47,5 +47,5 @@ def build_server(context: ToolContext, datasets: DatasetRegistry | None = None) 
         middleware=[StrictArguments(argument_models(tools))],
         lifespan=lifespan,
     )
-    register_resources(server, context.catalog)
+    register_resources(server, context.catalog, context.profile)
     return server

@@ -6,7 +6,7 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from kpi_context.server import cli_ontology, cli_serve
+from kpi_context.server import cli_ontology, cli_profile, cli_serve
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -14,6 +14,7 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True)
     cli_serve.register(commands)
     cli_ontology.register(commands)
+    cli_profile.register(commands)
     return parser
 
 

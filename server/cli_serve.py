@@ -20,8 +20,9 @@ from uvicorn.supervisors import Multiprocess
 
 from kpi_context import __version__
 from kpi_context.ontology.catalog import CATALOG_ROOT, Catalog
-from kpi_context.ontology.issues import CatalogError
+from kpi_context.ontology.issues import CatalogError, errors_in
 from kpi_context.ontology.loader import load_catalog
+from kpi_context.ontology.profile_loader import LoadedProfile, ProfileError, load_profile
 from kpi_context.server.allocator import limit_malloc_arenas
 from kpi_context.server.app import build_server
 from kpi_context.server.http import (
@@ -58,6 +59,7 @@ class ServeError(Exception):
 def register(commands: Any) -> None:
     parser: argparse.ArgumentParser = commands.add_parser("serve", help="Run the MCP server (stdio, or --http).")
     parser.add_argument("--catalog", type=Path, default=CATALOG_ROOT, help="Catalog directory (default: bundled).")
+    parser.add_argument("--profile", type=Path, help="Governance profile (JSON): locks, fiscal calendar, definitions.")
     parser.add_argument("--http", action="store_true", help="Serve streamable HTTP instead of stdio.")
     parser.add_argument("--host", default=DEFAULT_HOST, help="Bind address (default 127.0.0.1, loopback only).")
     parser.add_argument("--port", type=int, default=DEFAULT_PORT)
@@ -156,6 +158,21 @@ def _load(root: Path) -> Catalog:
             print(issue.render(), file=sys.stderr)
         raise ServeError(
             f"the catalog at {root} has {len(exc.errors)} error(s); run `kpi-context ontology validate`"
+        ) from exc
+
+
+def _profile(path: Path | None, catalog: Catalog) -> LoadedProfile | None:
+    if path is None:
+        return None
+    try:
+        return load_profile(path, catalog)
+    except ProfileError as exc:
+        for issue in exc.issues:
+            print(issue.render(), file=sys.stderr)
+        errors = errors_in(exc.issues)
+        raise ServeError(
+            f"the profile {path} cannot be served ({errors[0].message if errors else 'invalid'}); run "
+            f"`kpi-context profile validate {path}`"
         ) from exc
 
 
@@ -287,6 +304,8 @@ def client_config(
 def _stdio_args(args: argparse.Namespace) -> list[str]:
     """The data options of this run for the stdio configuration: the directory absolute, datasets as given."""
     dimensions = [flag for name in args.dimension for flag in ("--dimension", name)]
+    if args.profile is not None:  # carried with the dimension flags: both follow the data options
+        dimensions += ["--profile", str(args.profile.resolve())]
     if args.sample and args.data_dir is None:
         return ["--sample", *(f for spec in args.dataset for f in ("--dataset", spec)), *dimensions]
     if args.data_dir is None:
@@ -310,7 +329,12 @@ def _build(args: argparse.Namespace, *, report: bool) -> tuple[Catalog, Any]:
     limit_malloc_arenas()  # before the ledger engine starts its threads; see server/allocator.py
     catalog = _load(args.catalog)
     secret = _read_secret(args.secret_file, SECRET_ENV, "secret")
-    context = ToolContext.create(catalog, secret=secret.encode() if secret else None, trace_ids=args.trace_ids)
+    context = ToolContext.create(
+        catalog,
+        secret=secret.encode() if secret else None,
+        trace_ids=args.trace_ids,
+        profile=_profile(args.profile, catalog),
+    )
     datasets = _datasets(*_data_options(args), args.dimension)
     if datasets is not None:
         check_datasets(datasets, report=report)

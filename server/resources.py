@@ -12,10 +12,13 @@ from mcp.shared.exceptions import MCPError
 from mcp.types import INVALID_PARAMS
 
 from kpi_context.ontology.catalog import Catalog
+from kpi_context.ontology.profile_loader import LoadedProfile, profile_summary
 from kpi_context.tools.ledger.format import ledger_format
 
 CATALOG_URI = "kpi://catalog"
 LEDGER_FORMAT_URI = "kpi://ledger-format"
+PROFILE_URI = "kpi://profile"
+
 DEFINITION_URI = "kpi://{domain}/{slug}"
 
 logger = logging.getLogger("kpi_context.prompts")
@@ -57,7 +60,10 @@ Work this way:
 """
 
 
-def register_resources(server: MCPServer[Any], catalog: Catalog) -> None:
+def register_resources(server: MCPServer[Any], catalog: Catalog, profile: LoadedProfile | None = None) -> None:
+    if profile is not None:
+        _register_profile(server, profile)
+
     @server.resource(
         CATALOG_URI,
         name="catalog",
@@ -103,6 +109,21 @@ def register_resources(server: MCPServer[Any], catalog: Catalog) -> None:
         return REVIEW_PROMPT.format(version=catalog.version, content_hash=catalog.content_hash, focus=focus)
 
     _answer_prompt_errors_in_one_line(server)
+
+
+def _register_profile(server: MCPServer[Any], profile: LoadedProfile) -> None:
+    """`kpi://profile`, listed only when the server runs with a profile (without one, calls choose freely)."""
+
+    @server.resource(
+        PROFILE_URI,
+        name="profile",
+        title="Governance profile",
+        description="The organisation's locked decisions (applied by default), fiscal calendar, reporting currency, "
+        "benchmarks and own definitions.",
+        mime_type="application/json",
+    )
+    def profile_resource() -> str:
+        return json.dumps(profile_summary(profile), ensure_ascii=False)
 
 
 def _answer_prompt_errors_in_one_line(server: MCPServer[Any]) -> None:

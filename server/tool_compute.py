@@ -9,7 +9,7 @@ from mcp.types import CallToolResult
 from pydantic import Field
 
 from kpi_context.server.arguments import INPUTS_HELP, InputValue, input_arguments
-from kpi_context.server.ledger_calls import compute_with_ledger, ledger_argument, with_progress
+from kpi_context.server.ledger_calls import LedgerSpec, compute_with_ledger, ledger_argument, with_progress
 from kpi_context.server.results import refusal, success
 from kpi_context.server.tool_support import (
     AsOfArg,
@@ -29,7 +29,9 @@ from kpi_context.server.tool_support import (
 )
 from kpi_context.tools import compute as arithmetic
 from kpi_context.tools.errors import ErrorCode, KpiError
+from kpi_context.tools.governance import with_profile_rates
 from kpi_context.tools.ledger.engine import compute_cuts_from_ledger
+from kpi_context.tools.periods import parse_period
 from kpi_context.tools.series import cut_value
 from kpi_context.tools.values import BoundValue
 
@@ -51,12 +53,20 @@ async def compute_kpi(
     ledger: LedgerArg = None,
     group_by: GroupByArg = None,
     where: WhereArg = None,
+    override: Annotated[
+        bool, Field(description="true to compute against the organisation's locked rules; the value says so.")
+    ] = False,
     *,
     ctx: Context[Services, Any],
 ) -> Annotated[CallToolResult, BoundValue]:
     services = services_of(ctx)
+    context = services.context.overriding(override)
     try:
+        if isinstance(period, str):
+            period = parse_period(period, fiscal_start=context.fiscal_start)
         if ledger is not None:
+            close = period.end if period is not None and not isinstance(period, str) else as_of
+            rated, currency = with_profile_rates(context, ledger_argument(ledger), currency, close)
             if inputs:
                 raise KpiError(ErrorCode.INVALID_ARGUMENT, "pass either inputs or a ledger, not both", field="ledger")
             if group_by is not None:
@@ -65,9 +75,9 @@ async def compute_kpi(
                 cut = await with_progress(
                     ctx,
                     compute_cuts_from_ledger,
-                    services.context,
+                    context,
                     kpi,
-                    ledger_argument(ledger),
+                    rated,
                     datasets=services.datasets,
                     group_by=group_by,
                     variant=variant,
@@ -76,13 +86,13 @@ async def compute_kpi(
                     currency=currency,
                     basis=basis.chosen() if basis else None,
                 )
-                return success(cut_value(services.context, cut))
+                return success(cut_value(context, cut))
             value = await compute_with_ledger(
-                services.context,
+                context,
                 services.datasets,
                 ctx,
                 kpi,
-                ledger,
+                rated if isinstance(rated, str) else LedgerSpec.model_validate(rated),
                 variant=variant,
                 period=period,
                 as_of=as_of,
@@ -99,7 +109,7 @@ async def compute_kpi(
         check_text_lengths(inputs, "inputs")
         value = await off_loop(
             arithmetic.compute_from_inputs,
-            services.context,
+            context,
             kpi,
             input_arguments(inputs),
             variant=variant,

@@ -11,7 +11,10 @@ from kpi_context import __version__
 from kpi_context.ontology.binding import Binding, Segment, Unit, binding_differences
 from kpi_context.ontology.catalog import Catalog
 from kpi_context.ontology.model import DEFAULT_VARIANT_ID, Benchmark, KpiDefinition
+from kpi_context.ontology.profile import DefinitionStatus
+from kpi_context.ontology.profile_loader import LoadedProfile
 from kpi_context.tools.formatting import format_value, quantize, rounding_rule
+from kpi_context.tools.governance import deviation_of
 from kpi_context.tools.periods import Period
 from kpi_context.tools.signing import Signer, canonical
 from kpi_context.tools.values import (
@@ -21,6 +24,7 @@ from kpi_context.tools.values import (
     Component,
     InputUse,
     LedgerTrace,
+    ProfileStamp,
     Provenance,
     ValueStatus,
 )
@@ -65,6 +69,12 @@ class Draft:
 class Binder:
     catalog: Catalog
     signer: Signer
+    profile: LoadedProfile | None = None
+    """The governance profile every value names (signed with it), and whose locks and calendar it reads."""
+
+    @property
+    def fiscal_start(self) -> int | None:
+        return None if self.profile is None else self.profile.profile.fiscal_year_start_month
 
     def bind(self, draft: Draft) -> BoundValue:
         kpi = draft.kpi
@@ -73,6 +83,18 @@ class Binder:
         value = None if draft.value is None else quantize(draft.value, binding.unit)
         currency = draft.currency if binding.currency_required else None
         warnings = list(draft.warnings)
+        deviation, remark = None, None
+        if self.profile is not None:
+            deviation = deviation_of(self.profile, kpi, draft.variant_id, binding, draft.basis)
+            if deviation is not None:
+                remark = f"deviates from {deviation.policy}"
+                warnings.append(f"{remark} (approved by {deviation.approved}): compare only with values bound alike")
+            if self.profile.status_of(kpi.id) is DefinitionStatus.PROPOSED:
+                remark = ", ".join(filter(None, (remark, "proposed definition")))
+                warnings.append(
+                    f"computed under {self.profile.profile.organisation.name}'s own definition of {kpi.id}, which is "
+                    "proposed: not approved in its current form"
+                )
         if draft.status is not ValueStatus.COMPUTED:
             warnings.append(
                 f"{draft.status.value} by the caller: bound under the catalog's rules ({kpi.label_for(draft.variant_id)}), "
@@ -93,6 +115,7 @@ class Binder:
         unsigned = Provenance(
             catalog_version=self.catalog.version,
             catalog_hash=self.catalog.content_hash,
+            profile=None if self.profile is None else ProfileStamp(id=self.profile.id, hash=self.profile.content_hash),
             engine=ENGINE,
             value_id="",
             signature="",
@@ -115,6 +138,7 @@ class Binder:
             ledger=draft.ledger,
             warnings=warnings,
             benchmark_position=position,
+            deviation=deviation,
             label=governed_label(
                 kpi,
                 draft.variant_id,
@@ -125,6 +149,8 @@ class Binder:
                 draft.as_of,
                 draft.status,
                 segment=binding.grain.segment,
+                remark=remark,
+                fiscal_start=self.fiscal_start,
             ),
             rounding=rounding_rule(binding.unit, currency),
             provenance=unsigned,
@@ -160,13 +186,19 @@ def governed_label(
     status: ValueStatus = ValueStatus.COMPUTED,
     *,
     segment: Segment | None = None,
+    remark: str | None = None,
+    fiscal_start: int | None = None,
 ) -> str:
     """The line to quote. A figure the caller gave says "as reported" instead of rules it never stated.
 
-    A value over one member of a dimension names it after the KPI: "ARR (enterprise segment) — …".
+    A value over one member of a dimension names it after the KPI: "ARR (enterprise segment) — …". A `remark`
+    (a deviation from a locked decision, a proposed definition) follows the rules; periods read in the fiscal
+    calendar when one is set (`fiscal_start`).
     """
-    when = period.label() if period is not None else (f"as of {as_of.isoformat()}" if as_of else "undated")
+    when = period.label(fiscal_start) if period is not None else (f"as of {as_of.isoformat()}" if as_of else "undated")
     rules = kpi.label_for(variant_id) if status is ValueStatus.COMPUTED else f"{kpi.label}, as {status.value}"
+    if remark:
+        rules = f"{rules}, {remark}"
     name = short_name(kpi) if segment is None else f"{short_name(kpi)} ({segment.member} {segment.dimension})"
     return f"{name} — {rules}, {when}: {format_value(value, unit, currency)}"
 

@@ -24,6 +24,7 @@ from kpi_context.ontology.ledger_options import LEDGER_KPI_OPTIONS
 from kpi_context.tools.compute import compute_from_inputs, resolve_when
 from kpi_context.tools.context import ToolContext
 from kpi_context.tools.errors import ErrorCode, KpiError
+from kpi_context.tools.governance import with_profile_rates
 from kpi_context.tools.inputs import When
 from kpi_context.tools.ledger.engine import KPI_MEASURES, Progress, compute_from_ledger, compute_series_from_ledger
 from kpi_context.tools.ledger.source import DatasetRegistry
@@ -32,7 +33,7 @@ from kpi_context.tools.periods import Period, parse_period
 from kpi_context.tools.resolve import resolve_kpi
 from kpi_context.tools.signing import Signer, canonical
 from kpi_context.tools.trend import Change, change
-from kpi_context.tools.values import BoundValue, LedgerCounts
+from kpi_context.tools.values import BoundValue, LedgerCounts, ProfileStamp
 
 LEDGER_SECTION = (
     "sales.arr",
@@ -85,6 +86,7 @@ class PackItem(BaseModel):
 
     kpi: str
     label: str = Field(description="The governed line to quote.")
+    slide_label: str | None = Field(default=None, description="The organisation's short name for slides.")
     value: Decimal | None
     undefined_reason: str | None = None
     changes: dict[CompareTo, Change | str] = Field(
@@ -139,6 +141,7 @@ class PackProvenance(BaseModel):
 
     catalog_version: str
     catalog_hash: str
+    profile: ProfileStamp | None = Field(default=None, description="The governance profile in force, if any.")
     pack_id: str
     signature: str = Field(description="HMAC-SHA256 over the whole pack, made with the server's secret.")
 
@@ -229,13 +232,16 @@ def board_pack(
     basis: Mapping[str, str] | None = None,
     progress: Progress | None = None,
 ) -> BoardPack:
-    current = parse_period(period, field="period") if isinstance(period, str) else period
+    fiscal = ctx.fiscal_start
+    current = parse_period(period, field="period", fiscal_start=fiscal) if isinstance(period, str) else period
     if current.months is None:
         raise KpiError(
             ErrorCode.INVALID_ARGUMENT,
             "a board pack is for whole calendar months: give '2026-Q3', '2026-09' or '2026'",
             field="period",
         )
+    if ledger is not None:
+        ledger, currency = with_profile_rates(ctx, ledger, currency, current.end)
     given = dict(inputs or {})
     wanted = _wanted(ctx, kpis, ledger is not None)
     _check_keys(ctx, given, wanted)
@@ -363,6 +369,7 @@ def _item(ctx: ToolContext, value: BoundValue, changes: Mapping[CompareTo, Chang
     return PackItem(
         kpi=value.kpi,
         label=value.label,
+        slide_label=None if ctx.profile is None else ctx.profile.profile.slide_label(value.kpi),
         value=value.value,
         undefined_reason=value.undefined_reason,
         changes=dict(changes),
@@ -427,7 +434,7 @@ def _assemble(
     currencies = {v.currency for v in computed.values() if v.currency}
     net_new = computed.get("sales.net_new_arr")
     return BoardPack(
-        period=current.label(),
+        period=current.label(ctx.fiscal_start),
         currency=next(iter(currencies)) if len(currencies) == 1 else None,
         options=options,
         ledger=None if trace is None else LedgerCounts.of(trace),
@@ -438,7 +445,11 @@ def _assemble(
         unused_inputs=sorted(set(given) - used),
         notes=notes,
         provenance=PackProvenance(
-            catalog_version=ctx.catalog.version, catalog_hash=ctx.catalog.content_hash, pack_id="", signature=""
+            catalog_version=ctx.catalog.version,
+            catalog_hash=ctx.catalog.content_hash,
+            profile=ctx.profile_stamp,
+            pack_id="",
+            signature="",
         ),
     )
 

@@ -128,12 +128,18 @@ _WHY = {
     "undefined": "one side has no value",
     "basis": "they were computed under different governed ledger options, which move the number",
     "benchmark": "the benchmark was measured under other rules",
+    "catalog": "computed under different catalog versions, whose definitions may differ",
+    "profile": "computed under different governance profiles (or one without), whose locked rules and definitions "
+    "may differ",
+    "deviation": "one was computed against a locked decision of the profile (override), the other not the same way",
 }
 
 
 def _mismatch_phrase(m: Mismatch) -> str:
     if m.axis == "undated":
         return "a value has no period or date (give `period` or `as_of` when computing it)"
+    if m.axis == "deviation":
+        return f"one value deviates from a locked decision ({m.left} vs {m.right})"
     return f"{m.axis} differs ({m.left} vs {m.right})"
 
 
@@ -188,6 +194,7 @@ def compare_values(binder: Binder, a: BoundValue, b: BoundValue) -> Comparison:
             Mismatch(axis=f"basis.{key}", left=lv, right=rv, why=_WHY["basis"])
             for key, lv, rv in basis_differences(a, b)
         ]
+    mismatches += _governance_mismatches(a, b)
     kind, order, period_problem = _alignment(a, b)
     if period_problem and a.binding.time_basis == b.binding.time_basis:
         # Periods can only be aligned between values of one time basis; otherwise that axis already says why.
@@ -216,6 +223,26 @@ def compare_values(binder: Binder, a: BoundValue, b: BoundValue) -> Comparison:
     ]
     assert baseline.value is not None and subject.value is not None  # refused above otherwise
     return _result(kind, a, b, order, baseline.value, subject.value, binder.catalog.get(a.kpi), notes)
+
+
+def _profile_text(value: BoundValue) -> str:
+    profile = value.provenance.profile if value.provenance is not None else None
+    return "no profile" if profile is None else f"{profile.id} ({profile.hash[:19]}…)"
+
+
+def _governance_mismatches(a: BoundValue, b: BoundValue) -> list[Mismatch]:
+    """Catalog version, governance profile and lock deviations: axes only signed values state (asserted ones have none)."""
+    found = []
+    if a.provenance is not None and b.provenance is not None:
+        if a.provenance.catalog_version != b.provenance.catalog_version:
+            found.append(_mismatch("catalog", a.provenance.catalog_version, b.provenance.catalog_version))
+        if a.provenance.profile != b.provenance.profile:
+            found.append(_mismatch("profile", _profile_text(a), _profile_text(b)))
+    if a.deviation != b.deviation:
+        found.append(
+            _mismatch("deviation", *(v.deviation.policy if v.deviation else "follows the locks" for v in (a, b)))
+        )
+    return found
 
 
 def _alignment(a: BoundValue, b: BoundValue) -> tuple[ComparisonKind, Literal["left", "right"], Mismatch | None]:

@@ -21,6 +21,7 @@ from kpi_context.tools.binder import Binder, Draft
 from kpi_context.tools.claims import allowed_bindings, variant_id_of
 from kpi_context.tools.context import ToolContext
 from kpi_context.tools.errors import ErrorCode, KpiError
+from kpi_context.tools.governance import enforce_locks, with_locks
 from kpi_context.tools.inputs import BoundInput, InputArgument, When, bind_input, opens_period, trailing_window
 from kpi_context.tools.periods import Period, parse_period, shift_days
 from kpi_context.tools.resolve import resolve_kpi
@@ -123,8 +124,12 @@ def compute_from_inputs(
             f"{list(BINDING_BASIS_KEYS)}",
             field="basis",
         )
+    variant, basis = with_locks(ctx, kpi, variant, basis)
     variant_id = choose_variant(kpi, variant, basis)
     binding = kpi.binding_for(variant_id)
+    enforce_locks(ctx, kpi, variant_id, binding, {})
+    if isinstance(period, str):
+        period = parse_period(period, fiscal_start=ctx.fiscal_start)
     when = resolve_when(kpi, binding, period, as_of)
     given = dict(inputs or {})
     # The KPI's own figure may be given under its id or under an id merged into it (a former duplicate).
@@ -173,6 +178,8 @@ def compute_from_inputs(
         warnings.append(f"undefined: {undefined_reason}")
     if any(b.value.status is ValueStatus.ASSERTED for b in bound):
         warnings.append("some inputs are asserted by the caller, not produced by this server")
+    basis_used = inherited_basis(kpi, [(b.spec.name, b.value) for b in bound])
+    enforce_locks(ctx, kpi, variant_id, binding, basis_used)
     return binder.bind(
         Draft(
             kpi=kpi,
@@ -186,7 +193,7 @@ def compute_from_inputs(
             formula=expression.formula,
             inputs=tuple(input_use(b.spec.name, b.value) for b in bound),
             warnings=tuple(warnings),
-            basis=inherited_basis(kpi, [(b.spec.name, b.value) for b in bound]),
+            basis=basis_used,
         )
     )
 

@@ -38,6 +38,8 @@ class ErrorCode(StrEnum):
     """A number or date beyond what the server can represent exactly (too many digits, a year outside 1–9999)."""
     DOES_NOT_RECONCILE = "does_not_reconcile"
     """The groups of a cut of an additive KPI do not add up to its total: a defect, never returned as a result."""
+    LOCKED_DECISION = "locked_decision"
+    """The call contradicts a decision the organisation's governance profile locked (pass override: true to deviate)."""
 
 
 class ErrorDetail(BaseModel):

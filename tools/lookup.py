@@ -26,6 +26,7 @@ from kpi_context.ontology.model import (
     Stage,
     Tier,
 )
+from kpi_context.ontology.profile import BenchmarkRole
 from kpi_context.ontology.search import GOOD_MATCH_SCORE, MAX_LIMIT, SearchError
 from kpi_context.tools.binder import benchmark_quartiles
 from kpi_context.tools.context import ToolContext
@@ -38,6 +39,7 @@ from kpi_context.tools.describe import (
     short_unit,
 )
 from kpi_context.tools.errors import ErrorCode, KpiError
+from kpi_context.tools.governance import approved_text, catalog_choice
 
 MAX_SUGGESTIONS = 5
 
@@ -109,6 +111,19 @@ class FullDetail(BaseModel):
     drift_risk: DriftRisk | None
 
 
+class OrgNote(BaseModel):
+    """What the organisation's governance profile decided for this KPI, beside the catalog's default."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    locked: str | None = Field(default=None, description="The locked choice; compute_kpi applies it by default.")
+    catalog_default: str | None = None
+    approved: str | None = None
+    definition: str | None = Field(default=None, description="The organisation's own definition: approved or proposed.")
+    slide_label: str | None = None
+    benchmark: BenchmarkCard | None = Field(default=None, description="The organisation's extra benchmark.")
+
+
 class KpiCard(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
@@ -131,6 +146,7 @@ class KpiCard(BaseModel):
     benchmark: BenchmarkCard | None = None
     must_pair_with: list[str] = Field(default_factory=list)
     pitfall: str | None = Field(default=None, description="The most important way this KPI is misused.")
+    org: OrgNote | None = None
     full: FullDetail | None = None
 
 
@@ -181,8 +197,40 @@ def card(ctx: ToolContext, kpi: KpiDefinition, *, detail: Detail = Detail.CARD, 
         ),
         must_pair_with=list(kpi.must_pair_with),
         pitfall=kpi.pitfalls[0] if kpi.pitfalls else None,
+        org=_org_note(ctx, kpi),
         full=_full(kpi) if detail is Detail.FULL else None,
     )
+
+
+def _choice_text(choice: dict[str, str]) -> str:
+    return ", ".join(f"{key}={value}" for key, value in choice.items())
+
+
+def _org_note(ctx: ToolContext, kpi: KpiDefinition) -> OrgNote | None:
+    """The profile's lock, own definition, slide label and extra benchmark for `kpi`; None when it has none."""
+    if ctx.profile is None:
+        return None
+    profile = ctx.profile.profile
+    lock = profile.lock_for(kpi.id)
+    status = ctx.profile.status_of(kpi.id)
+    extra = next((b for b in profile.benchmarks if b.kpi == kpi.id and b.role is BenchmarkRole.EXTRA), None)
+    note = OrgNote(
+        locked=None
+        if lock is None
+        else _choice_text({**({"variant": lock.variant} if lock.variant else {}), **lock.basis}),
+        catalog_default=None if lock is None else _choice_text(catalog_choice(kpi, lock)),
+        approved=None if lock is None else approved_text(lock),
+        definition=None if status is None else f"{profile.organisation.name}'s own, {status.value}",
+        slide_label=profile.slide_label(kpi.id),
+        benchmark=None
+        if extra is None
+        else BenchmarkCard(
+            quartiles=benchmark_quartiles(extra.benchmark, kpi.binding.unit),
+            source=f"{extra.benchmark.source_name}, {extra.benchmark.source_year}",
+            measured_under=extra.benchmark.variant or "default",
+        ),
+    )
+    return note if note.model_dump(exclude_none=True) else None
 
 
 def _first_sentence(text: str) -> str:

@@ -34,8 +34,13 @@ class Period(BaseModel):
             return None
         return (self.end.year - self.start.year) * 12 + self.end.month - self.start.month + 1
 
-    def label(self) -> str:
+    def label(self, fiscal_start: int | None = None) -> str:
+        """'Q3 2026', 'Sep 2026', '2026'; under a fiscal calendar (`fiscal_start`, the month the fiscal year
+        opens, other than January) a fiscal quarter, half or year reads 'Q3 FY2027', 'H1 FY2027', 'FY2027'."""
         months = self.months
+        fiscal = None if fiscal_start in (None, 1) or months is None else _fiscal_label(self, months, fiscal_start)
+        if fiscal is not None:
+            return fiscal
         if months == 12 and self.start.month == 1:
             return str(self.start.year)
         if months == 3 and self.start.month in (1, 4, 7, 10):
@@ -62,6 +67,21 @@ class Period(BaseModel):
             start=calendar_date(start_index // 12, start_index % 12 + 1, 1, field=field),
             end=_month_end(end_index // 12, end_index % 12 + 1, field=field),
         )
+
+
+def _fiscal_label(period: Period, months: int, fiscal_start: int) -> str | None:
+    """The fiscal name of a month-aligned period, or None when it is not a fiscal quarter, half or year."""
+    index = period.start.year * 12 + period.start.month - 1
+    into_year = (index - (fiscal_start - 1)) % 12
+    # A fiscal year is named by the calendar year in which it ends (FY2027 opening February 2026 ends January 2027).
+    name = f"FY{(index - into_year + 11) // 12}"
+    if months == 12 and into_year == 0:
+        return name
+    if months == 6 and into_year % 6 == 0:
+        return f"H{into_year // 6 + 1} {name}"
+    if months == 3 and into_year % 3 == 0:
+        return f"Q{into_year // 3 + 1} {name}"
+    return None
 
 
 MIN_YEAR, MAX_YEAR = 1, 9999
@@ -104,6 +124,12 @@ def _month_end(year: int, month: int, *, field: str = "period") -> date:
 _QUARTER = re.compile(r"^([0-9]{4})-?Q([1-4])$", re.IGNORECASE)
 _MONTH = re.compile(r"^([0-9]{4})-([0-9]{2})$")
 _YEAR = re.compile(r"^([0-9]{4})$")
+_FISCAL = re.compile(r"^FY([0-9]{4})(?:-?([QH])([1-4]))?$", re.IGNORECASE)
+
+
+def is_fiscal(text: str) -> bool:
+    """True for the fiscal shorthand ('FY2027', 'FY2027-Q3', 'FY2027-H1'), whatever else is wrong with it."""
+    return text.strip().upper().startswith("FY")
 
 
 def _year(digits: str, text: str, field: str) -> int:
@@ -113,9 +139,12 @@ def _year(digits: str, text: str, field: str) -> int:
     return year
 
 
-def parse_period(text: str, *, field: str = "period") -> Period:
-    """Accept '2026-Q3', '2026-09' or '2026' (calendar year); anything else is refused, not guessed."""
+def parse_period(text: str, *, field: str = "period", fiscal_start: int | None = None) -> Period:
+    """Accept '2026-Q3', '2026-09' or '2026' (calendar year), and with a fiscal calendar (`fiscal_start`, the
+    month the fiscal year opens) 'FY2027', 'FY2027-Q3', 'FY2027-H1'; anything else is refused, not guessed."""
     cleaned = text.strip()
+    if is_fiscal(cleaned):
+        return _fiscal_period(cleaned, text, field, fiscal_start)
     if match := _QUARTER.match(cleaned):
         year, quarter = _year(match.group(1), text, field), int(match.group(2))
         first = 3 * (quarter - 1) + 1
@@ -131,6 +160,37 @@ def parse_period(text: str, *, field: str = "period") -> Period:
         ErrorCode.INVALID_ARGUMENT,
         f"period {text!r} is not understood; use 'YYYY-Qn', 'YYYY-MM', 'YYYY' or {{'start': …, 'end': …}}",
         field=field,
+    )
+
+
+def _fiscal_period(cleaned: str, text: str, field: str, fiscal_start: int | None) -> Period:
+    if fiscal_start is None:
+        # Guessing January would silently shift every figure of an organisation whose year opens in another month.
+        raise KpiError(
+            ErrorCode.INVALID_ARGUMENT,
+            f"period {text!r} is fiscal, and this server has no fiscal calendar (it runs without a governance "
+            "profile); give a calendar period such as '2026-Q3' or {'start': …, 'end': …}",
+            field=field,
+            details={"needs": "profile.fiscal_year_start_month"},
+        )
+    match = _FISCAL.match(cleaned)
+    part = (match.group(2) or "").upper() if match else ""
+    number = int(match.group(3) or 0) if match else 0
+    if match is None or (part == "H" and number > 2):
+        raise KpiError(
+            ErrorCode.INVALID_ARGUMENT,
+            f"fiscal period {text!r} is not understood; use 'FYyyyy', 'FYyyyy-Qn' (n 1–4) or 'FYyyyy-Hn' (n 1–2)",
+            field=field,
+        )
+    year = _year(match.group(1), text, field)
+    # FYyyyy ends in calendar year yyyy: with a February start, FY2027 runs from 1 Feb 2026 to 31 Jan 2027.
+    opens = year * 12 + fiscal_start - 1 - (12 if fiscal_start > 1 else 0)
+    length = {"": 12, "H": 6, "Q": 3}[part]
+    first = opens + length * (number - 1) if part else opens
+    last = first + length - 1
+    return Period(
+        start=calendar_date(first // 12, first % 12 + 1, 1, field=field),
+        end=_month_end(last // 12, last % 12 + 1, field=field),
     )
 
 
@@ -167,8 +227,9 @@ MAX_SERIES_POINTS = 60
 """Points a series may have: five years by month; a longer run is asked for with a longer step."""
 
 
-def periods_between(start: Period, end: Period, every: Every) -> list[Period]:
-    """The calendar months, quarters or years from the one holding `start`'s first day to the one holding `end`'s last.
+def periods_between(start: Period, end: Period, every: Every, *, fiscal_start: int | None = None) -> list[Period]:
+    """The months, quarters or years from the one holding `start`'s first day to the one holding `end`'s last:
+    calendar ones, or with `fiscal_start` (the month the fiscal year opens) fiscal quarters and years.
 
     Refused (`invalid_argument`, field `end`) when `end` closes before `start` opens, and (`out_of_range`,
     field `end`) beyond MAX_SERIES_POINTS points.
@@ -180,8 +241,9 @@ def periods_between(start: Period, end: Period, every: Every) -> list[Period]:
             field="end",
         )
     step = every.months
-    first = (start.start.year * 12 + start.start.month - 1) // step
-    last = (end.end.year * 12 + end.end.month - 1) // step
+    offset = (fiscal_start - 1) if fiscal_start is not None and every is not Every.MONTH else 0
+    first = (start.start.year * 12 + start.start.month - 1 - offset) // step
+    last = (end.end.year * 12 + end.end.month - 1 - offset) // step
     count = last - first + 1
     if count > MAX_SERIES_POINTS:
         raise KpiError(
@@ -193,7 +255,7 @@ def periods_between(start: Period, end: Period, every: Every) -> list[Period]:
         )
     periods = []
     for index in range(first, last + 1):
-        opens, closes = index * step, index * step + step - 1
+        opens, closes = index * step + offset, index * step + step - 1 + offset
         periods.append(
             Period(
                 start=calendar_date(opens // 12, opens % 12 + 1, 1, field="start"),

@@ -18,6 +18,7 @@ class RemedyAction(StrEnum):
     TREND = "compare_with_own_history"
     DERIVE = "derive_comparable_kpi"
     SWITCH_VARIANT = "use_variant"
+    RECOMPUTE = "recompute_under_one_profile"
 
 
 class Remedy(BaseModel):
@@ -80,9 +81,32 @@ def _trend(value: BoundValue) -> Remedy:
     )
 
 
+def _governed_by(value: BoundValue) -> tuple[str | None, str | None, str | None]:
+    provenance = value.provenance
+    if provenance is None:
+        return None, None, None
+    profile = provenance.profile
+    return provenance.catalog_version, profile.id if profile else None, profile.hash if profile else None
+
+
+def _one_profile(left: BoundValue, right: BoundValue) -> list[Remedy]:
+    """Values governed by different profiles (or catalogs) become comparable only when recomputed under one."""
+    if left.provenance is None or right.provenance is None or _governed_by(left) == _governed_by(right):
+        return []
+    return [
+        Remedy(
+            action=RemedyAction.RECOMPUTE,
+            kpis=sorted({left.kpi, right.kpi}),
+            explanation="Recompute both values with compute_kpi on this server, under its catalog and governance "
+            "profile, then compare those.",
+        )
+    ]
+
+
 def remedies_for(catalog: Catalog, left: BoundValue, right: BoundValue | None) -> list[Remedy]:
     remedies: list[Remedy] = []
     if right is not None:
+        remedies += _one_profile(left, right)
         remedies += _variant_switches(catalog, left, right) + _variant_switches(catalog, right, left)
         if right.kpi != left.kpi:
             # Deriving another KPI helps only when the two values are of different KPIs.

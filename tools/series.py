@@ -17,12 +17,13 @@ from pydantic import BaseModel, ConfigDict, Field
 from kpi_context.ontology.binding import Binding, Unit
 from kpi_context.tools.binder import short_name
 from kpi_context.tools.context import ToolContext
+from kpi_context.tools.governance import with_profile_rates
 from kpi_context.tools.ledger.engine import LedgerCut, Progress, compute_series_from_ledger
 from kpi_context.tools.ledger.source import DatasetRegistry
-from kpi_context.tools.periods import Every, Period, parse_period, periods_between
+from kpi_context.tools.periods import Every, Period, is_fiscal, parse_period, periods_between
 from kpi_context.tools.signing import Signer, canonical
 from kpi_context.tools.trend import Change, change
-from kpi_context.tools.values import BoundValue, GroupValue, LedgerCounts
+from kpi_context.tools.values import BoundValue, GroupValue, LedgerCounts, ProfileStamp
 
 HOW_TO_COMPARE = (
     "Points are compact: to compare one with another value, compute_kpi with its period and pass that value."
@@ -47,6 +48,7 @@ class SeriesProvenance(BaseModel):
 
     catalog_version: str
     catalog_hash: str
+    profile: ProfileStamp | None = Field(default=None, description="The governance profile in force, if any.")
     series_id: str = Field(description="Stable id of this series: a digest of what the signature covers.")
     signature: str = Field(description="HMAC-SHA256 over the whole series, made with the server's secret.")
 
@@ -90,9 +92,13 @@ def kpi_series(
     where: Mapping[str, str] | None = None,
     progress: Progress | None = None,
 ) -> Series:
-    first = parse_period(start, field="start") if isinstance(start, str) else start
-    last = parse_period(end, field="end") if isinstance(end, str) else end
-    periods = periods_between(first, last, every)
+    fiscal = ctx.fiscal_start
+    first = parse_period(start, field="start", fiscal_start=fiscal) if isinstance(start, str) else start
+    last = parse_period(end, field="end", fiscal_start=fiscal) if isinstance(end, str) else end
+    # Steps follow the calendar `start` is written in: 'FY2027-Q1' steps by fiscal quarters, '2026-Q1' by calendar ones.
+    stepped = fiscal if isinstance(start, str) and is_fiscal(start) else None
+    periods = periods_between(first, last, every, fiscal_start=stepped)
+    ledger, currency = with_profile_rates(ctx, ledger, currency, periods[-1].end)
     cuts = compute_series_from_ledger(
         ctx,
         kpi_ref,
@@ -117,7 +123,7 @@ def _assembled(
     kpi = ctx.catalog.kpis[head.kpi]
     points = [
         SeriesPoint(
-            period=period.label(),
+            period=period.label(ctx.fiscal_start),
             value=value.value,
             label=value.label,
             change=change(ctx, totals[index - 1], value) if index else None,
@@ -134,7 +140,7 @@ def _assembled(
         kpi=head.kpi,
         variant=head.variant,
         label=f"{short_name(kpi)} — {kpi.label_for(variant_id)}, by {every.value}, "
-        f"{periods[0].label()} to {periods[-1].label()}",
+        f"{periods[0].label(ctx.fiscal_start)} to {periods[-1].label(ctx.fiscal_start)}",
         every=every,
         unit=head.unit,
         currency=head.currency,
@@ -147,7 +153,11 @@ def _assembled(
         warnings=list(dict.fromkeys(w for value in totals for w in value.warnings)),
         ledger=None if head.ledger is None else LedgerCounts.of(head.ledger),
         provenance=SeriesProvenance(
-            catalog_version=ctx.catalog.version, catalog_hash=ctx.catalog.content_hash, series_id="", signature=""
+            catalog_version=ctx.catalog.version,
+            catalog_hash=ctx.catalog.content_hash,
+            profile=ctx.profile_stamp,
+            series_id="",
+            signature="",
         ),
     )
     return _signed(ctx, series)

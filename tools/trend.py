@@ -26,13 +26,13 @@ class Change(BaseModel):
     label: str = Field(description="The governed line to quote: KPI and rules, both periods, the change.")
 
 
-def when_of(value: BoundValue) -> str:
-    """The period or date a value is for, as a reader says it."""
+def when_of(value: BoundValue, fiscal_start: int | None = None) -> str:
+    """The period or date a value is for, as a reader says it (fiscal periods by their fiscal names)."""
     if value.period is not None and value.as_of is None:
-        return value.period.label()
+        return value.period.label(fiscal_start)
     if value.as_of is not None:
         return f"as of {value.as_of.isoformat()}"
-    return value.period.label() if value.period is not None else "undated"
+    return value.period.label(fiscal_start) if value.period is not None else "undated"
 
 
 def claim_of(value: BoundValue) -> ValueClaim:
@@ -42,9 +42,10 @@ def claim_of(value: BoundValue) -> ValueClaim:
 
 def change(ctx: ToolContext, earlier: BoundValue, later: BoundValue) -> Change | str:
     """The change from `earlier` to `later`, or why there is none (the refusal's message)."""
+    fiscal = ctx.fiscal_start
     for value in (earlier, later):
         if value.value is None:
-            return f"no value for {when_of(value)}: {value.undefined_reason or 'undefined'}"
+            return f"no value for {when_of(value, fiscal)}: {value.undefined_reason or 'undefined'}"
     try:
         # Both values were produced by this server in this call: compared as they are, not re-read as claims.
         compared = compare_values(ctx.binder, later, earlier)
@@ -57,11 +58,13 @@ def change(ctx: ToolContext, earlier: BoundValue, later: BoundValue) -> Change |
     text = compared.difference_text + relative
     # The governed label is "<KPI> — <rules>, <period>: <value>"; the change keeps "<KPI> — <rules>".
     head = later.label.rsplit(": ", 1)[0]
-    labelled_when = later.period.label() if later.period else (f"as of {later.as_of}" if later.as_of else "undated")
+    labelled_when = (
+        later.period.label(fiscal) if later.period else (f"as of {later.as_of}" if later.as_of else "undated")
+    )
     rules = head.removesuffix(f", {labelled_when}")
     return Change(
-        against=when_of(earlier),
+        against=when_of(earlier, fiscal),
         text=text,
         direction=compared.direction,
-        label=f"{rules}, {when_of(later)} vs {when_of(earlier)}: {text}",
+        label=f"{rules}, {when_of(later, fiscal)} vs {when_of(earlier, fiscal)}: {text}",
     )

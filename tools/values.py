@@ -66,11 +66,32 @@ class BenchmarkPosition(BaseModel):
     source: str
 
 
+class ProfileStamp(BaseModel):
+    """The governance profile a value was computed under: its organisation id and content hash."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    id: str
+    hash: str
+
+
+class Deviation(BaseModel):
+    """A value computed with `override: true` against a lock of the organisation's profile."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    policy: str = Field(description='The lock, as labels name it: "Acme\'s locked ACV policy".')
+    locked: dict[str, str]
+    chosen: dict[str, str]
+    approved: str = Field(description="Who approved the lock, and when.")
+
+
 class Provenance(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     catalog_version: str
     catalog_hash: str
+    profile: ProfileStamp | None = Field(default=None, description="The governance profile in force, if any.")
     engine: str
     value_id: str = Field(description="Stable id of this value: a digest of what the signature covers.")
     signature: str = Field(description="HMAC-SHA256 over the value and its binding, made with the server's secret.")
@@ -165,6 +186,7 @@ class GroupValue(BaseModel):
     ledger: LedgerTrace | None = None
     warnings: list[str] = Field(default_factory=list)
     benchmark_position: BenchmarkPosition | None = None
+    deviation: Deviation | None = None
     label: str = Field(description="One governed line to quote verbatim in a board narrative.")
     rounding: str | None = Field(
         default=None, description="The bound rounding rule: computed exactly, rounded once, half-even, to this step."
@@ -242,6 +264,7 @@ class ValueClaim(BaseModel):
     ledger: dict[str, object] | None = None
     warnings: list[str] | None = None
     benchmark_position: dict[str, object] | None = None
+    deviation: dict[str, object] | None = None
     label: str | None = None
     rounding: str | None = None
     groups: list[dict[str, object]] | None = None

@@ -165,3 +165,32 @@ def test_an_unreadable_token_file_is_a_clear_error(tmp_path: os.PathLike[str]) -
     )
     assert done.returncode == 2
     assert "token" in done.stderr and "Traceback" not in done.stderr
+
+
+def test_a_profile_pinned_to_another_catalog_version_stops_the_server_with_a_clear_message(tmp_path: Path) -> None:
+    from tests.support.profiles import minimal_document, write
+
+    profile = write(tmp_path, minimal_document(catalog_version="1.1.0"))
+    done = subprocess.run(
+        [CLI, "serve", "--profile", str(profile)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        stdin=subprocess.DEVNULL,
+    )
+    assert done.returncode == 2
+    assert "[catalog_pin]" in done.stderr
+    assert "pinned to catalog 1.1.0" in done.stderr and "cannot be served" in done.stderr
+    assert "Traceback" not in done.stderr
+    assert done.stdout == ""
+
+
+def test_the_stdio_configuration_names_the_profile_it_was_served_with() -> None:
+    import argparse
+
+    from kpi_context.server.cli_serve import _stdio_args
+
+    args = argparse.Namespace(
+        sample=True, data_dir=None, dataset=[], dimension=[], profile=Path("profiles/example.json")
+    )
+    assert _stdio_args(args)[-2:] == ["--profile", str(Path("profiles/example.json").resolve())]

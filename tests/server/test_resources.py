@@ -144,3 +144,24 @@ async def test_the_review_prompt_requires_compare_metrics_and_quoting_labels(cli
 async def test_the_review_prompt_carries_the_requested_focus(client: Client) -> None:
     text = await prompt_text(client, {"focus": "retention for the Q3 board"})
     assert "Focus: retention for the Q3 board" in text
+
+
+async def test_the_profile_resource_is_listed_only_with_a_profile_and_gives_it_compactly(catalog: Catalog) -> None:
+    from kpi_context.ontology.profile_loader import load_profile
+    from tests.support.profiles import EXAMPLE
+
+    loaded = load_profile(EXAMPLE, catalog)
+    server = build_server(ToolContext.create(catalog, secret=b"resources-tests", profile=loaded))
+    async with Client(server) as governed:
+        listed = sorted(str(r.uri) for r in (await governed.list_resources()).resources)
+    assert listed == ["kpi://catalog", "kpi://ledger-format", "kpi://profile"]
+    profile = await read_json(Client(server), "kpi://profile")
+    assert profile["organisation"] == {"id": "acme", "name": "Acme"}
+    assert profile["content_hash"] == loaded.content_hash
+    assert profile["fiscal_year"]["start_month"] == 2
+    assert [lock["kpi"] for lock in profile["locks"]] == [
+        "sales.avg_contract_value",
+        "customers.net_revenue_retention",
+        "customers.gross_revenue_retention",
+    ]
+    assert len(json.dumps(profile)) < 3_000  # compact: a model reads it whole

@@ -93,3 +93,17 @@ def stop(server: RunningServer) -> None:
         server.process.wait(timeout=10)
     except subprocess.TimeoutExpired:
         server.process.kill()
+
+
+def memory_client_with_profile(catalog: Catalog, profile: Path, secret: str = SECRET) -> ClientFactory:
+    """As `memory_client`, with a governance profile loaded as `serve --profile` loads it."""
+    from kpi_context.ontology.profile_loader import load_profile
+
+    loaded = load_profile(profile, catalog)
+
+    def make() -> AbstractAsyncContextManager[Client]:
+        datasets = DatasetRegistry.from_cli(DATA_DIR, [f"sample={SAMPLE_LEDGER}"])
+        context = ToolContext.create(catalog, secret=secret.encode(), profile=loaded)
+        return Client(build_server(context, datasets))
+
+    return make

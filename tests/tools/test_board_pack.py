@@ -253,3 +253,65 @@ def test_default_in_kpis_extends_the_default_section(ctx: ToolContext) -> None:
     assert [item.kpi for item in pack.items][: len(LEDGER_SECTION)] == list(LEDGER_SECTION)
     # ARPA: MRR 240,000 ÷ 12 = 20,000 over 3 live accounts = 6,666.67 a month.
     assert pack.items[-1].kpi == "customers.arpa" and pack.items[-1].value == Decimal("6666.67")
+
+
+# --- a February fiscal year: QoQ and YoY align to fiscal quarters -----------------------------------------------
+# ARR at fiscal closes (tests/support/ledgers.fiscal_ledger): 31 Oct 2026 (Q3 FY2027) A1 12,000 + A3 3,000 + A2 6,000
+# = 21,000; 31 Jul 2026 (Q2 FY2027) 12,000 + 3,000 = 15,000; 31 Oct 2025 (Q3 FY2026) 12,000.
+# QoQ (21,000 − 15,000) ÷ 15,000 = 40 %; YoY (21,000 − 12,000) ÷ 12,000 = 75 %. (Calendar Q3 2026 would close on
+# 30 Sep 2026 at 15,000: YoY 25 %.)
+
+
+@pytest.fixture(scope="module")
+def fiscal_pack(catalog: Catalog, tmp_path_factory: pytest.TempPathFactory) -> BoardPack:
+    from tests.support.ledgers import fiscal_ledger
+    from tests.support.profiles import context, loaded, minimal_document
+
+    profile = loaded(tmp_path_factory.mktemp("profile"), minimal_document(fiscal_year_start_month=2), catalog)
+    return board_pack(
+        context(catalog, profile),
+        "FY2027-Q3",
+        datasets=DatasetRegistry(data_dir=None),
+        ledger={"rows": fiscal_ledger()},
+        currency="USD",
+        kpis=["sales.arr", "sales.arr_growth_qoq", "sales.growth_rate_yoy"],
+    )
+
+
+def test_a_fiscal_pack_reads_its_quarter_by_its_fiscal_name(fiscal_pack: BoardPack) -> None:
+    assert fiscal_pack.period == "Q3 FY2027"
+    assert fiscal_pack.provenance.profile is not None and fiscal_pack.provenance.profile.id == "globex"
+
+
+def test_a_fiscal_pack_grows_against_the_prior_fiscal_quarter_and_the_same_fiscal_quarter_a_year_earlier(
+    fiscal_pack: BoardPack,
+) -> None:
+    assert _item(fiscal_pack, "sales.arr").value == Decimal(21000)
+    assert _item(fiscal_pack, "sales.arr_growth_qoq").value == Decimal("40.00")
+    assert _item(fiscal_pack, "sales.growth_rate_yoy").value == Decimal("75.00")
+    changes = _item(fiscal_pack, "sales.arr").changes
+    prior_quarter, prior_year = changes[CompareTo.PRIOR_PERIOD], changes[CompareTo.PRIOR_YEAR]
+    assert isinstance(prior_quarter, Change) and isinstance(prior_year, Change)
+    assert prior_quarter.against == "as of 2026-07-31"
+    assert prior_year.against == "as of 2025-10-31"
+    # 21,000 − 12,000 = +9,000, +75 % relative (whole amounts are printed without cents).
+    assert prior_year.text == "+$9,000 (+75%)"
+
+
+def test_a_pack_under_a_profile_carries_the_organisations_slide_labels(catalog: Catalog) -> None:
+    from kpi_context.ontology.profile_loader import load_profile
+    from tests.support.profiles import EXAMPLE, context
+
+    acme = context(catalog, load_profile(EXAMPLE, catalog))
+    governed = board_pack(
+        acme,
+        "2026-Q3",
+        datasets=DatasetRegistry(data_dir=None),
+        ledger={"rows": ROWS},
+        currency="USD",
+        kpis=["sales.arr", "customers.net_revenue_retention"],
+    )
+    assert [(item.kpi, item.slide_label) for item in governed.items] == [
+        ("sales.arr", None),
+        ("customers.net_revenue_retention", "NRR"),
+    ]

@@ -637,3 +637,61 @@ def test_a_refusal_offers_at_most_three_remedies(ctx: ToolContext) -> None:
     refused = refusal(ctx, as_claim(voluntary), as_claim(involuntary))
     assert 1 <= len(refused.remedies) <= 3
     assert len({r.explanation for r in refused.remedies}) == len(refused.remedies)
+
+
+# --- the governance profile and the catalog version are axes ----------------------------------------------------
+
+
+def _gross_margin(ctx: ToolContext) -> BoundValue:
+    # A reported gross margin of 76 % for Q3 2026: a figure with no lock on it in any profile used here.
+    return compute_from_inputs(ctx, "sales.gross_margin", {"sales.gross_margin": 76}, period="2026-Q3")
+
+
+def _contexts(tmp_path) -> tuple[ToolContext, ToolContext, ToolContext]:
+    from kpi_context.ontology.profile_loader import load_profile
+    from tests.support.profiles import EXAMPLE, context, loaded, minimal_document
+
+    catalog = load_catalog()
+    acme = context(catalog, load_profile(EXAMPLE, catalog))
+    globex = context(catalog, loaded(tmp_path, minimal_document(), catalog))
+    return acme, globex, context(catalog, None)
+
+
+def _axes(ctx: ToolContext, left: BoundValue, right: BoundValue) -> dict[str, Any]:
+    with pytest.raises(UnsafeComparison) as refused:
+        compare_metrics(ctx, as_claim(left), as_claim(right))
+    return {m.axis: m for m in refused.value.refusal.mismatches} | {"remedies": refused.value.refusal.remedies}
+
+
+def test_values_computed_under_two_profiles_are_refused_with_reason_and_remedy(tmp_path) -> None:
+    acme, globex, _ = _contexts(tmp_path)
+    axes = _axes(acme, _gross_margin(acme), _gross_margin(globex))
+    assert set(axes) == {"profile", "remedies"}
+    assert axes["profile"].left.startswith("acme (sha256:") and axes["profile"].right.startswith("globex (sha256:")
+    assert "governance profiles" in axes["profile"].why
+    assert axes["remedies"][0].action.value == "recompute_under_one_profile"
+
+
+def test_a_value_under_a_profile_and_one_without_are_refused(tmp_path) -> None:
+    acme, _, plain = _contexts(tmp_path)
+    axes = _axes(plain, _gross_margin(plain), _gross_margin(acme))
+    assert axes["profile"].left == "no profile"
+    assert axes["profile"].right.startswith("acme")
+
+
+def test_two_values_under_one_profile_compare(tmp_path) -> None:
+    acme, _, _ = _contexts(tmp_path)
+    compared = compare_metrics(acme, as_claim(_gross_margin(acme)), as_claim(_gross_margin(acme)))
+    assert compared.difference == 0
+
+
+def test_values_computed_under_two_catalog_versions_are_refused() -> None:
+    from kpi_context.ontology.catalog import Catalog
+    from tests.support.profiles import context
+
+    catalog = load_catalog()
+    manifest = catalog.manifest.model_copy(update={"version": "1.3.0"})
+    newer = context(Catalog(manifest=manifest, kpis=catalog.kpis, content_hash="sha256:other"), None)
+    current = context(catalog, None)
+    axes = _axes(current, _gross_margin(current), _gross_margin(newer))
+    assert (axes["catalog"].left, axes["catalog"].right) == (catalog.version, "1.3.0")

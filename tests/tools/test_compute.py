@@ -491,3 +491,17 @@ def test_a_result_too_large_to_round_exactly_is_out_of_range_not_a_crash(ctx: To
     inputs = {"finance.ebitda": 10**12, "finance.total_revenue": 1e-25}
     error = refused(ctx, "finance.ebitda_margin", inputs, period="2026-Q3", currency="USD")
     assert (error.code, error.field) == (ErrorCode.OUT_OF_RANGE, "inputs")
+
+
+def test_a_trailing_window_for_a_fiscal_quarter_ends_at_the_fiscal_close(tmp_path) -> None:
+    from tests.support.profiles import context, loaded, minimal_document
+
+    catalog = load_catalog()
+    fiscal = context(catalog, loaded(tmp_path, minimal_document(fiscal_year_start_month=2), catalog))
+    # Q3 FY2027 closes on 31 Oct 2026: NRR is read over the twelve months 1 Nov 2025 – 31 Oct 2026.
+    nrr = compute_from_inputs(
+        fiscal, "customers.net_revenue_retention", {"customers.net_revenue_retention": 105}, period="FY2027-Q3"
+    )
+    assert nrr.period is not None
+    assert (nrr.period.start.isoformat(), nrr.period.end.isoformat()) == ("2025-11-01", "2026-10-31")
+    assert "12 months to Oct 2026" in nrr.label

@@ -260,3 +260,31 @@ def test_an_empty_query_is_an_invalid_argument(ctx: ToolContext) -> None:
 def test_a_query_of_punctuation_only_is_an_invalid_argument(ctx: ToolContext) -> None:
     detail = refused(ctx, "!!!")
     assert (detail.code, detail.field) == (ErrorCode.INVALID_ARGUMENT, "query")
+
+
+# --- a governance profile's choices beside the catalog's --------------------------------------------------------
+
+
+def test_a_card_shows_the_organisations_locked_choice_next_to_the_catalog_default() -> None:
+    from kpi_context.ontology.profile_loader import load_profile
+    from tests.support.profiles import EXAMPLE, context
+
+    catalog = load_catalog()
+    acme = context(catalog, load_profile(EXAMPLE, catalog))
+    [found] = lookup_kpi(acme, "sales.avg_contract_value").matches
+    assert found.org is not None
+    assert found.org.locked == "variant=first_year, discounts=net"
+    assert found.org.catalog_default == "variant=default, discounts=net"
+    assert found.org.approved == "Dana Whitfield (CFO), 2026-10-05"
+    assert found.org.slide_label == "New-logo ACV (yr 1)"
+    # The organisation's extra benchmark sits beside the catalog's; its own definition says whether it is approved.
+    [nrr] = lookup_kpi(acme, "customers.net_revenue_retention").matches
+    assert nrr.org is not None and nrr.org.benchmark is not None
+    assert nrr.org.benchmark.quartiles == "p25 100% · median 108% · p75 115%"
+    [burn] = lookup_kpi(acme, "finance.burn_multiple").matches
+    assert burn.org is not None and burn.org.definition == "Acme's own, approved"
+
+
+def test_without_a_profile_cards_carry_no_organisation_note(ctx: ToolContext) -> None:
+    [found] = lookup_kpi(ctx, "sales.avg_contract_value").matches
+    assert found.org is None

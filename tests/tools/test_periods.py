@@ -267,3 +267,79 @@ def test_sixty_points_are_allowed_and_sixty_one_are_out_of_range():
 def test_the_same_range_by_quarter_fits_where_by_month_it_does_not():
     # Sixty-one months are 21 quarters (2021-Q1 … 2026-Q1).
     assert len(periods_between(parse_period("2021-01"), parse_period("2026-01"), Every.QUARTER)) == 21
+
+
+# --- fiscal calendars (a fiscal year opening in February, named by the calendar year it ends in) -------------
+
+
+@pytest.mark.parametrize(
+    ("text", "start", "end", "label"),
+    [
+        # FY2027 opens 1 Feb 2026 and closes 31 Jan 2027 (it ends in 2027).
+        ("FY2027", "2026-02-01", "2027-01-31", "FY2027"),
+        # Q1 is Feb–Apr 2026 (April has 30 days); Q3 is Aug–Oct 2026; Q4 crosses the calendar year.
+        ("FY2027-Q1", "2026-02-01", "2026-04-30", "Q1 FY2027"),
+        ("FY2027-Q3", "2026-08-01", "2026-10-31", "Q3 FY2027"),
+        ("fy2027q4", "2026-11-01", "2027-01-31", "Q4 FY2027"),
+        # H1 is Feb–Jul 2026, H2 Aug 2026–Jan 2027.
+        ("FY2027-H1", "2026-02-01", "2026-07-31", "H1 FY2027"),
+        ("FY2027-H2", "2026-08-01", "2027-01-31", "H2 FY2027"),
+        # FY2025's Q1 is Feb–Apr 2024: February 2024 has 29 days, which the quarter spans without trouble.
+        ("FY2025-Q1", "2024-02-01", "2024-04-30", "Q1 FY2025"),
+    ],
+)
+def test_fiscal_periods_resolve_to_dates_and_read_as_fiscal_labels(text, start, end, label):
+    resolved = parse_period(text, fiscal_start=2)
+    assert resolved == period(start, end)
+    assert resolved.label(2) == label
+
+
+def test_calendar_periods_keep_working_and_keep_calendar_labels_under_a_fiscal_calendar():
+    # Calendar Q3 2026 (Jul–Sep) is not a fiscal quarter of a February year: it keeps its calendar name.
+    q3 = parse_period("2026-Q3", fiscal_start=2)
+    assert q3 == period("2026-07-01", "2026-09-30")
+    assert q3.label(2) == "Q3 2026"
+    assert parse_period("2026-09", fiscal_start=2).label(2) == "Sep 2026"
+
+
+def test_a_fiscal_period_without_a_fiscal_calendar_is_refused_with_a_clear_structured_error():
+    with pytest.raises(KpiError) as info:
+        parse_period("FY2027-Q3", field="period")
+    assert info.value.code is ErrorCode.INVALID_ARGUMENT
+    assert info.value.detail.field == "period"
+    assert "no fiscal calendar" in info.value.detail.message
+
+
+@pytest.mark.parametrize("text", ["FY2027-H3", "FY2027-Q5", "FY27", "FY2027-Q", "FY2027-M3"])
+def test_malformed_fiscal_periods_are_refused(text):
+    with pytest.raises(KpiError) as info:
+        parse_period(text, fiscal_start=2)
+    assert info.value.code is ErrorCode.INVALID_ARGUMENT
+
+
+def test_with_a_january_start_fiscal_years_are_calendar_years():
+    assert parse_period("FY2027-Q3", fiscal_start=1) == period("2027-07-01", "2027-09-30")
+    assert parse_period("FY2027", fiscal_start=1).label(1) == "2027"
+
+
+def test_a_fiscal_quarter_a_year_earlier_is_the_same_fiscal_quarter_of_the_prior_year():
+    # Year over year from Q3 FY2027 (Aug–Oct 2026) is Q3 FY2026 (Aug–Oct 2025).
+    earlier = parse_period("FY2027-Q3", fiscal_start=2).shifted(-12)
+    assert earlier == period("2025-08-01", "2025-10-31")
+    assert earlier.label(2) == "Q3 FY2026"
+    # Quarter over quarter: Q2 FY2027 is May–Jul 2026.
+    assert parse_period("FY2027-Q3", fiscal_start=2).shifted(-3).label(2) == "Q2 FY2027"
+
+
+def test_fiscal_series_steps_follow_the_fiscal_quarters():
+    start, end = parse_period("FY2027-Q1", fiscal_start=2), parse_period("FY2027-Q4", fiscal_start=2)
+    steps = periods_between(start, end, Every.QUARTER, fiscal_start=2)
+    assert steps == [
+        period("2026-02-01", "2026-04-30"),
+        period("2026-05-01", "2026-07-31"),
+        period("2026-08-01", "2026-10-31"),
+        period("2026-11-01", "2027-01-31"),
+    ]
+    # By year: FY2026 (Feb 2025–Jan 2026) and FY2027.
+    years = periods_between(parse_period("FY2026", fiscal_start=2), end, Every.YEAR, fiscal_start=2)
+    assert [p.label(2) for p in years] == ["FY2026", "FY2027"]

@@ -25,6 +25,7 @@ from kpi_context.ontology.model import DEFAULT_VARIANT_ID, KpiDefinition
 from kpi_context.tools.claims import allowed_bindings, variant_id_of
 from kpi_context.tools.context import ToolContext
 from kpi_context.tools.errors import ErrorCode, KpiError
+from kpi_context.tools.governance import enforce_locks, with_locks
 from kpi_context.tools.ledger.run import Measure
 from kpi_context.tools.resolve import resolve_kpi
 
@@ -85,6 +86,7 @@ def rules_for(ctx: ToolContext, kpi_ref: str, variant: str | None, basis: Mappin
             field="kpi",
             details={"ledger_kpis": sorted(KPI_MEASURES)},
         )
+    variant, basis = with_locks(ctx, kpi, variant, basis, ledger_keys={key.value for key in spec.keys})
     variant_id = variant_id_of(kpi, variant, "variant")
     if spec.variants is not None and (variant_id or DEFAULT_VARIANT_ID) not in spec.variants:
         raise KpiError(
@@ -98,6 +100,7 @@ def rules_for(ctx: ToolContext, kpi_ref: str, variant: str | None, basis: Mappin
     options = chosen_options(kpi.id, spec, catalog_binding, basis)
     binding = bound_binding(catalog_binding, options, spec.keys)
     variant_id, warnings = _governed(kpi, variant_id, variant is not None, binding)
+    enforce_locks(ctx, kpi, variant_id, binding, {key.value: options.value_of(key).value for key in spec.keys})
     return Rules(kpi, measure, spec, variant_id, options, binding, tuple(warnings))
 
 
