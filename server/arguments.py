@@ -16,7 +16,19 @@ from typing import Annotated, Any
 from pydantic import BaseModel, ConfigDict, Field, StrictFloat, StrictInt, ValidationError
 
 from kpi_context.ontology.binding import Annualization, DateBasis, RecurringInclusion, ValueBasis
-from kpi_context.ontology.ledger_options import ChurnTiming, CoTerm, DayCount, Discounts, GrrCap, LiveBasis, ShortTerms
+from kpi_context.ontology.ledger_options import (
+    ChurnTiming,
+    CoTerm,
+    DayCount,
+    Discounts,
+    FullDiscount,
+    GrrCap,
+    LiveBasis,
+    NewCustomerExpansion,
+    Reactivation,
+    SamePeriodChurn,
+    ShortTerms,
+)
 from kpi_context.server.ledger_calls import LedgerSpec
 from kpi_context.server.strict_arguments import path_is_branch, unreadable_argument
 from kpi_context.tools.compare import BenchmarkRef
@@ -37,7 +49,10 @@ VALUE_HELP = "A bound value exactly as compute_kpi returned it (or {kpi, value, 
 
 
 class Basis(BaseModel):
-    """Governed options. Binding keys select a variant; the rest apply to ledger computations."""
+    """Governed options."""
+
+    # The docstring is published in the schema a model reads on every call; the argument's own description
+    # says the rest (binding keys select a variant, ledger keys apply with `ledger`), so it stays this short.
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
@@ -52,6 +67,10 @@ class Basis(BaseModel):
     co_term: CoTerm | None = None
     churn_timing: ChurnTiming | None = None
     grr_cap: GrrCap | None = None
+    full_discount: FullDiscount | None = None
+    reactivation: Reactivation | None = None
+    same_period_churn: SamePeriodChurn | None = None
+    new_customer_expansion: NewCustomerExpansion | None = None
 
     def chosen(self) -> dict[str, str]:
         return {key: str(value) for key, value in self.model_dump(mode="json", exclude_none=True).items()}

@@ -24,8 +24,8 @@ from datetime import date
 import duckdb
 
 from kpi_context.ontology.binding import Annualization
-from kpi_context.ontology.ledger_options import LedgerOptions
-from kpi_context.tools.ledger.sql import contract_values_sql, literal, priced_key
+from kpi_context.ontology.ledger_options import FullDiscount, LedgerOptions
+from kpi_context.tools.ledger.sql import contract_values_sql, in_force, literal, priced_key
 from kpi_context.tools.ledger.validate import FIRST_YEAR
 
 BEFORE_LEDGER = date(FIRST_YEAR - 1, 12, 31)
@@ -57,6 +57,21 @@ def _anniversaries(line_dated: bool, priced: str) -> str:
         ) years"""
 
 
+def _live(full_discount: FullDiscount) -> tuple[str, str, str]:
+    """(CTE, join, condition) deciding whether a contract is live on a stretch.
+
+    Live means a line in force with a positive run rate; with full discounts kept as contractions, a
+    line in force that was discounted to nothing (priced column `held`) keeps its contract live too.
+    """
+    match full_discount:
+        case FullDiscount.CHURN:
+            return "", "", "live_rate > 0"
+        case FullDiscount.CONTRACTION:
+            cte = f""",
+        held AS (SELECT DISTINCT contract_id, vf FROM stretched WHERE held AND {in_force("vf")})"""
+            return cte, "LEFT JOIN held h USING (contract_id, vf)", "(live_rate > 0 OR h.contract_id IS NOT NULL)"
+
+
 def valued_sql(options: LedgerOptions, priced: str) -> str:
     """The rows of table `valued` (module docstring), from the table `priced` priced under the same options."""
     line_dated = options.annualization is Annualization.CURRENT_CONTRACT_YEAR
@@ -72,6 +87,7 @@ def valued_sql(options: LedgerOptions, priced: str) -> str:
     valuation = contract_values_sql(
         options, "vf", live_only=False, source="stretched", keys=("vf", "vt"), with_live=True
     )
+    held, join, live = _live(options.full_discount)
     return f"""
         WITH stretches AS (
             SELECT contract_id, b AS vf, lead(b, 1, DATE 'infinity') OVER (PARTITION BY contract_id ORDER BY b) AS vt
@@ -79,11 +95,11 @@ def valued_sql(options: LedgerOptions, priced: str) -> str:
         ),
         stretched AS (
             SELECT p.*, st.vf, st.vt FROM {priced} p JOIN stretches st USING (contract_id)
-        )
+        ){held}
         SELECT contract_id, account_id,
                CASE WHEN vf = {literal(BEFORE_LEDGER)} THEN DATE '-infinity' ELSE vf END AS vf, vt,
-               value, live_rate > 0 AS live
-        FROM ({valuation}) v
+               value, {live} AS live
+        FROM ({valuation}) v {join}
     """
 
 
