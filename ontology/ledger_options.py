@@ -61,6 +61,8 @@ class OptionKey(StrEnum):
     """A customer who starts and leaves within one period: in neither new nor churned, or in both."""
     NEW_CUSTOMER_EXPANSION = "new_customer_expansion"
     """Growth of a customer within the period it arrived in: new business, or expansion."""
+    RENEWAL_UPLIFT = "renewal_uplift"
+    """A renewal signed before it starts at a higher value: its increase counts from the renewal's start, or from signature."""
 
 
 class ShortTerms(StrEnum):
@@ -141,6 +143,14 @@ class NewCustomerExpansion(StrEnum):
     after that, to the close, is expansion."""
 
 
+class RenewalUplift(StrEnum):
+    AT_RENEWAL = "at_renewal"
+    """A renewal counts from its own start, whenever it was signed: an increase it brings counts from then."""
+    WHEN_SIGNED = "when_signed"
+    """A renewal signed before it starts adds its increase over the lines it renews (those ending the day before it
+    starts, on the same account) from its signature: contracted value, as committed ARR counts it."""
+
+
 class GrrCap(StrEnum):
     PER_CUSTOMER = "per_customer"
     """Σ min(current, base) ÷ Σ base: one customer's expansion never hides another's loss."""
@@ -178,6 +188,7 @@ OptionValue = (
     | Reactivation
     | SamePeriodChurn
     | NewCustomerExpansion
+    | RenewalUplift
 )
 
 VOCABULARY: Mapping[OptionKey, tuple[OptionValue, ...]] = MappingProxyType(
@@ -195,6 +206,7 @@ VOCABULARY: Mapping[OptionKey, tuple[OptionValue, ...]] = MappingProxyType(
         OptionKey.REACTIVATION: tuple(Reactivation),
         OptionKey.SAME_PERIOD_CHURN: tuple(SamePeriodChurn),
         OptionKey.NEW_CUSTOMER_EXPANSION: tuple(NewCustomerExpansion),
+        OptionKey.RENEWAL_UPLIFT: tuple(RenewalUplift),
     }
 )
 
@@ -217,6 +229,7 @@ class LedgerOptions(BaseModel):
     reactivation: Reactivation = Reactivation.OWN_MOVEMENT
     same_period_churn: SamePeriodChurn = SamePeriodChurn.IGNORED
     new_customer_expansion: NewCustomerExpansion = NewCustomerExpansion.IN_NEW_BUSINESS
+    renewal_uplift: RenewalUplift = RenewalUplift.AT_RENEWAL
 
     def value_of(self, key: OptionKey) -> OptionValue:
         match key:
@@ -246,6 +259,8 @@ class LedgerOptions(BaseModel):
                 return self.same_period_churn
             case OptionKey.NEW_CUSTOMER_EXPANSION:
                 return self.new_customer_expansion
+            case OptionKey.RENEWAL_UPLIFT:
+                return self.renewal_uplift
 
 
 class KpiOptions(BaseModel):
@@ -277,7 +292,7 @@ _MONEY_KEYS = (
 _COUNT_KEYS = (OptionKey.RECURRING_INCLUSION, OptionKey.LIVE_BASIS, OptionKey.CHURN_TIMING)
 
 _ARR = KpiOptions(keys=_MONEY_KEYS)
-_CARR = KpiOptions(keys=_MONEY_KEYS, defaults=LedgerOptions(live_basis=LiveBasis.SIGNED))
+_CARR = KpiOptions(keys=(*_MONEY_KEYS, OptionKey.RENEWAL_UPLIFT), defaults=LedgerOptions(live_basis=LiveBasis.SIGNED))
 _COUNTS = KpiOptions(keys=_COUNT_KEYS)
 _GRR = KpiOptions(keys=(*_MONEY_KEYS, OptionKey.GRR_CAP))
 _ARR_GROWTH = KpiOptions(keys=_MONEY_KEYS, variants=("default",))

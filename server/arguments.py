@@ -26,6 +26,7 @@ from kpi_context.ontology.ledger_options import (
     LiveBasis,
     NewCustomerExpansion,
     Reactivation,
+    RenewalUplift,
     SamePeriodChurn,
     ShortTerms,
 )
@@ -48,13 +49,22 @@ INPUTS_HELP = (
 VALUE_HELP = "A bound value exactly as compute_kpi returned it (or {kpi, value, period|as_of, currency} typed by you)."
 
 
+def _without_null_defaults(schema: dict[str, Any]) -> None:
+    """Drop each key's `"default": null`: every key is optional and absent means the KPI's own rule.
+
+    Said once per key it would cost a model fifteen characters a key on every conversation.
+    """
+    for prop in schema.get("properties", {}).values():
+        prop.pop("default", None)
+
+
 class Basis(BaseModel):
     """Governed options."""
 
     # The docstring is published in the schema a model reads on every call; the argument's own description
     # says the rest (binding keys select a variant, ledger keys apply with `ledger`), so it stays this short.
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(frozen=True, extra="forbid", json_schema_extra=_without_null_defaults)
 
     value_basis: ValueBasis | None = None
     recurring_inclusion: RecurringInclusion | None = None
@@ -71,6 +81,7 @@ class Basis(BaseModel):
     reactivation: Reactivation | None = None
     same_period_churn: SamePeriodChurn | None = None
     new_customer_expansion: NewCustomerExpansion | None = None
+    renewal_uplift: RenewalUplift | None = None
 
     def chosen(self) -> dict[str, str]:
         return {key: str(value) for key, value in self.model_dump(mode="json", exclude_none=True).items()}

@@ -113,6 +113,8 @@ def option_rule(key: OptionKey) -> str:
             return "a returning customer's value: its own bridge movement, or part of expansion"
         case OptionKey.SAME_PERIOD_CHURN:
             return "a customer live within the period but at neither end: in no movement, or in new and in churn"
+        case OptionKey.RENEWAL_UPLIFT:
+            return "CARR: a renewal signed ahead adds its increase over the lines it renews from its start, or its signature"
         case OptionKey.NEW_CUSTOMER_EXPANSION:
             return "a new customer's change within its first period: part of new business, or expansion/contraction"
 

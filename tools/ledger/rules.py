@@ -16,7 +16,9 @@ from kpi_context.ontology.ledger_options import (
     LEDGER_KPI_OPTIONS,
     KpiOptions,
     LedgerOptions,
+    LiveBasis,
     OptionKey,
+    RenewalUplift,
     bound_binding,
     catalog_defaults,
     parse_option,
@@ -125,7 +127,21 @@ def chosen_options(kpi_id: str, spec: KpiOptions, binding: Binding, basis: Mappi
                 details={"allowed": allowed},
             )
         updates[key.value] = value
-    return options.model_copy(update=updates)
+    chosen = options.model_copy(update=updates)
+    _coherent(kpi_id, chosen)
+    return chosen
+
+
+def _coherent(kpi_id: str, options: LedgerOptions) -> None:
+    """Refuse options that only make sense together when one is missing: never a silent no-op."""
+    if options.renewal_uplift is RenewalUplift.WHEN_SIGNED and options.live_basis is not LiveBasis.SIGNED:
+        raise KpiError(
+            ErrorCode.INVALID_ARGUMENT,
+            f"basis.renewal_uplift=when_signed counts signed value ahead of its start, so {kpi_id} needs "
+            "live_basis=signed with it",
+            field="basis.renewal_uplift",
+            details={"requires": {"live_basis": LiveBasis.SIGNED.value}},
+        )
 
 
 def _governed(

@@ -384,3 +384,71 @@ def test_a_booking_has_no_exit_rate(compute, make_line):
     with pytest.raises(KpiError) as refused:
         compute("sales.booked_acv", _ramp(make_line), period="2026", basis={"annualization": "exit_rate"})
     assert refused.value.detail.field == "basis.annualization"
+
+
+# --- CARR and renewal uplifts signed in advance ------------------------------------------------------------
+
+
+def _early_renewals(make_line):
+    # A1 pays 12,000 for 2026 and on 15 October 2026 signs its 2027 renewal at 15,000 (an uplift of 3,000).
+    # B1 pays 10,000 for 2026 and on 1 November signs its 2027 renewal at 8,000 (a decrease of 2,000).
+    return [
+        make_line(),
+        make_line(
+            contract_id="C1r",
+            amount="15000",
+            change_type="renewal",
+            start_date="2027-01-01",
+            end_date="2027-12-31",
+            signed_date="2026-10-15",
+        ),
+        make_line(contract_id="C2", account_id="B1", amount="10000"),
+        make_line(
+            contract_id="C2r",
+            account_id="B1",
+            amount="8000",
+            change_type="renewal",
+            start_date="2027-01-01",
+            end_date="2027-12-31",
+            signed_date="2026-11-01",
+        ),
+    ]
+
+
+@pytest.mark.parametrize(
+    ("renewal_uplift", "before_signing", "signed", "renewed"),
+    [
+        # At renewal (today): 12,000 + 10,000 = 22,000 until the renewals start; then 15,000 + 8,000 = 23,000.
+        ("at_renewal", Decimal(22000), Decimal(22000), Decimal(23000)),
+        # When signed: from 15 October A1's 3,000 increase counts: 12,000 + 3,000 + 10,000 = 25,000. B1's
+        # decrease is not deducted ahead of its start (it stays 10,000); from 2027 the renewals: 23,000.
+        ("when_signed", Decimal(22000), Decimal(25000), Decimal(23000)),
+    ],
+)
+def test_carr_counts_a_renewal_uplift_from_its_start_or_from_its_signature(
+    compute, make_line, renewal_uplift, before_signing, signed, renewed
+):
+    basis = {"renewal_uplift": renewal_uplift}
+    rows = _early_renewals(make_line)
+    assert compute("sales.carr", rows, as_of=date(2026, 10, 14), basis=basis).value == before_signing
+    assert compute("sales.carr", rows, as_of=date(2026, 11, 30), basis=basis).value == signed
+    assert compute("sales.carr", rows, as_of=date(2027, 1, 31), basis=basis).value == renewed
+
+
+def test_renewal_uplifts_when_signed_need_the_signed_basis(compute, make_line):
+    with pytest.raises(KpiError) as refused:
+        compute(
+            "sales.carr",
+            _early_renewals(make_line),
+            as_of=date(2026, 11, 30),
+            basis={"renewal_uplift": "when_signed", "live_basis": "go_live"},
+        )
+    assert refused.value.detail.field == "basis.renewal_uplift"
+
+
+def test_arr_takes_no_renewal_uplift(compute, make_line):
+    with pytest.raises(KpiError) as refused:
+        compute(
+            "sales.arr", _early_renewals(make_line), as_of=date(2026, 11, 30), basis={"renewal_uplift": "when_signed"}
+        )
+    assert refused.value.detail.field == "basis.renewal_uplift"
