@@ -61,6 +61,8 @@ class OptionKey(StrEnum):
     """A customer who starts and leaves within one period: in neither new nor churned, or in both."""
     NEW_CUSTOMER_EXPANSION = "new_customer_expansion"
     """Growth of a customer within the period it arrived in: new business, or expansion."""
+    MOVEMENT_TIMING = "movement_timing"
+    """Bridge movements from comparing the period's open and close, or from each day's change inside it."""
     RENEWAL_UPLIFT = "renewal_uplift"
     """A renewal signed before it starts at a higher value: its increase counts from the renewal's start, or from signature."""
 
@@ -143,6 +145,14 @@ class NewCustomerExpansion(StrEnum):
     after that, to the close, is expansion."""
 
 
+class MovementTiming(StrEnum):
+    PERIOD_ENDS = "period_ends"
+    """Each account's value at the open and at the close decides its one movement."""
+    DAILY = "daily"
+    """Each day's change of an account's value is a movement of its own: a rise then a fall within the period
+    is an expansion and a contraction; a customer arriving and leaving inside it is new and churned."""
+
+
 class RenewalUplift(StrEnum):
     AT_RENEWAL = "at_renewal"
     """A renewal counts from its own start, whenever it was signed: an increase it brings counts from then."""
@@ -189,6 +199,7 @@ OptionValue = (
     | SamePeriodChurn
     | NewCustomerExpansion
     | RenewalUplift
+    | MovementTiming
 )
 
 VOCABULARY: Mapping[OptionKey, tuple[OptionValue, ...]] = MappingProxyType(
@@ -207,6 +218,7 @@ VOCABULARY: Mapping[OptionKey, tuple[OptionValue, ...]] = MappingProxyType(
         OptionKey.SAME_PERIOD_CHURN: tuple(SamePeriodChurn),
         OptionKey.NEW_CUSTOMER_EXPANSION: tuple(NewCustomerExpansion),
         OptionKey.RENEWAL_UPLIFT: tuple(RenewalUplift),
+        OptionKey.MOVEMENT_TIMING: tuple(MovementTiming),
     }
 )
 
@@ -230,6 +242,7 @@ class LedgerOptions(BaseModel):
     same_period_churn: SamePeriodChurn = SamePeriodChurn.IGNORED
     new_customer_expansion: NewCustomerExpansion = NewCustomerExpansion.IN_NEW_BUSINESS
     renewal_uplift: RenewalUplift = RenewalUplift.AT_RENEWAL
+    movement_timing: MovementTiming = MovementTiming.PERIOD_ENDS
 
     def value_of(self, key: OptionKey) -> OptionValue:
         match key:
@@ -261,6 +274,8 @@ class LedgerOptions(BaseModel):
                 return self.new_customer_expansion
             case OptionKey.RENEWAL_UPLIFT:
                 return self.renewal_uplift
+            case OptionKey.MOVEMENT_TIMING:
+                return self.movement_timing
 
 
 class KpiOptions(BaseModel):
@@ -309,6 +324,11 @@ _ACV = KpiOptions(
 )
 
 
+def _moved(*extra: OptionKey, counts: bool = False) -> KpiOptions:
+    """A KPI read from the bridge's movements: its keys, and day-by-day classification of the movements."""
+    return _with(*extra, OptionKey.MOVEMENT_TIMING, counts=counts)
+
+
 def _with(*extra: OptionKey, counts: bool = False) -> KpiOptions:
     """Money (or count) keys and the keys that move this KPI besides: the bridge's conventions, who is a customer."""
     return KpiOptions(keys=(*(_COUNT_KEYS if counts else _MONEY_KEYS), OptionKey.FULL_DISCOUNT, *extra))
@@ -320,15 +340,15 @@ def _with(*extra: OptionKey, counts: bool = False) -> KpiOptions:
 # move only the movements they reassign: the opening-cohort rates (NRR, GRR, logo and dollar churn) never
 # see an account that was not live at the window's open.
 _PER_ACCOUNT = _with()
-_NEW = _with(OptionKey.SAME_PERIOD_CHURN, OptionKey.NEW_CUSTOMER_EXPANSION)
-_EXPANSION = _with(OptionKey.REACTIVATION, OptionKey.NEW_CUSTOMER_EXPANSION)
-_REACTIVATION = _with(OptionKey.REACTIVATION, OptionKey.SAME_PERIOD_CHURN, OptionKey.NEW_CUSTOMER_EXPANSION)
-_CHURN = _with(OptionKey.SAME_PERIOD_CHURN)
-_NET_NEW = _with(OptionKey.REACTIVATION, OptionKey.SAME_PERIOD_CHURN, OptionKey.NEW_CUSTOMER_EXPANSION)
-_DOWNGRADES = _with(OptionKey.NEW_CUSTOMER_EXPANSION)
-_QUICK = _with(OptionKey.SAME_PERIOD_CHURN, OptionKey.NEW_CUSTOMER_EXPANSION)
+_NEW = _moved(OptionKey.SAME_PERIOD_CHURN, OptionKey.NEW_CUSTOMER_EXPANSION)
+_EXPANSION = _moved(OptionKey.REACTIVATION, OptionKey.NEW_CUSTOMER_EXPANSION)
+_REACTIVATION = _moved(OptionKey.REACTIVATION, OptionKey.SAME_PERIOD_CHURN, OptionKey.NEW_CUSTOMER_EXPANSION)
+_CHURN = _moved(OptionKey.SAME_PERIOD_CHURN)
+_NET_NEW = _moved(OptionKey.REACTIVATION, OptionKey.SAME_PERIOD_CHURN, OptionKey.NEW_CUSTOMER_EXPANSION)
+_DOWNGRADES = _moved(OptionKey.NEW_CUSTOMER_EXPANSION)
+_QUICK = _moved(OptionKey.SAME_PERIOD_CHURN, OptionKey.NEW_CUSTOMER_EXPANSION)
 """Reactivation folded into expansion leaves the quick ratio's gains unchanged; the other two move gains and losses."""
-_LOGOS_MOVED = _with(OptionKey.SAME_PERIOD_CHURN, counts=True)
+_LOGOS_MOVED = _moved(OptionKey.SAME_PERIOD_CHURN, counts=True)
 
 LEDGER_KPI_OPTIONS: Mapping[str, KpiOptions] = MappingProxyType(
     {

@@ -24,6 +24,7 @@ from kpi_context.ontology.ledger_options import (
     FullDiscount,
     GrrCap,
     LiveBasis,
+    MovementTiming,
     NewCustomerExpansion,
     Reactivation,
     RenewalUplift,
@@ -82,6 +83,7 @@ class Basis(BaseModel):
     same_period_churn: SamePeriodChurn | None = None
     new_customer_expansion: NewCustomerExpansion | None = None
     renewal_uplift: RenewalUplift | None = None
+    movement_timing: MovementTiming | None = None
 
     def chosen(self) -> dict[str, str]:
         return {key: str(value) for key, value in self.model_dump(mode="json", exclude_none=True).items()}

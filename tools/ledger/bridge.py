@@ -17,6 +17,7 @@ import duckdb
 from kpi_context.ontology.ledger_options import (
     GrrCap,
     LedgerOptions,
+    MovementTiming,
     NewCustomerExpansion,
     Reactivation,
     SamePeriodChurn,
@@ -266,11 +267,16 @@ def conventions(
 ) -> dict[Key, Bridge]:
     """The bridges with value moved between movements as `options` say; with the defaults, unchanged."""
     out = dict(bridged)
+    daily = options.movement_timing is MovementTiming.DAILY
     inside = (
         options.same_period_churn is SamePeriodChurn.COUNTED
         or options.new_customer_expansion is NewCustomerExpansion.IN_EXPANSION
     )
-    if inside:
+    if daily:
+        # Day by day, a customer in and out within the period and a new customer's later change are already
+        # movements of their own (the options it implies): nothing is left for the adjustments below.
+        out = _daily(con, frame, out)
+    elif inside:
         for k, g, kind, arrival, entry, up, down, n, n_up, n_down in con.execute(
             _inside_sql(frame, options)
         ).fetchall():
@@ -294,6 +300,77 @@ def conventions(
         for key, moved in out.items():
             out[key] = _folded(moved)
     return out
+
+
+def _daily_sql(frame: Frame) -> str:
+    """Per point, group and movement: each account's change on each day it changes in (d1, d2], classified.
+
+    An account's value changes only where one of its live contract stretches starts or ends; on such a day t
+    its value before (on t − 1) and after (on t) give the movement: from not live to live, new (its first
+    live day ever) or reactivation; from live to not live, churn; otherwise a rise or a fall.
+    """
+    return f"""
+        WITH {frame.ctes()}
+        changes AS (
+            SELECT pts.k, v.account_id, v.vf AS t FROM valued v JOIN pts ON pts.d1 < v.vf AND v.vf <= pts.d2 WHERE v.live
+            UNION
+            SELECT pts.k, v.account_id, v.vt FROM valued v JOIN pts ON pts.d1 < v.vt AND v.vt <= pts.d2 WHERE v.live
+        ),
+        after AS (
+            SELECT c.k, c.account_id, c.t, sum(v.value) AS value
+            FROM changes c JOIN valued v ON v.account_id = c.account_id AND v.vf <= c.t AND c.t < v.vt
+            WHERE v.live GROUP BY c.k, c.account_id, c.t
+        ),
+        before AS (
+            SELECT c.k, c.account_id, c.t, sum(v.value) AS value
+            FROM changes c JOIN valued v ON v.account_id = c.account_id AND v.vf < c.t AND c.t <= v.vt
+            WHERE v.live GROUP BY c.k, c.account_id, c.t
+        ),
+        first_live AS (SELECT account_id, min(vf) AS since FROM live_accounts GROUP BY account_id),
+        moves AS (
+            SELECT c.k, c.account_id,
+                   CASE WHEN b.account_id IS NULL AND f.since = c.t THEN 'new'
+                        WHEN b.account_id IS NULL THEN 'reactivation'
+                        WHEN a.account_id IS NULL THEN 'churn'
+                        WHEN a.value > b.value THEN 'expansion'
+                        WHEN a.value < b.value THEN 'contraction'
+                        ELSE 'flat' END AS movement,
+                   abs(COALESCE(a.value, 0) - COALESCE(b.value, 0)) AS amount
+            FROM changes c
+            LEFT JOIN after a ON a.k = c.k AND a.account_id = c.account_id AND a.t = c.t
+            LEFT JOIN before b ON b.k = c.k AND b.account_id = c.account_id AND b.t = c.t
+            LEFT JOIN first_live f ON f.account_id = c.account_id
+            WHERE a.account_id IS NOT NULL OR b.account_id IS NOT NULL
+        ),
+        tagged AS ({frame.tagged("moves")})
+        SELECT k, g, movement, sum(amount), count(DISTINCT account_id), min(account_id, {SAMPLE_IDS})
+        FROM tagged WHERE movement <> 'flat' GROUP BY k, g, movement
+    """
+
+
+def _daily(con: duckdb.DuckDBPyConnection, frame: Frame, bridged: dict[Key, Bridge]) -> dict[Key, Bridge]:
+    """The bridges with their movements summed day by day; start and end as before, and still reconciled."""
+    found: dict[Key, list[tuple[Movement, Decimal, int, list[str]]]] = {}
+    for k, g, name, amount, n, sample in con.execute(_daily_sql(frame)).fetchall():
+        assert isinstance(k, int) and (g is None or isinstance(g, str))
+        found.setdefault((k, g), []).append((Movement(str(name)), dec(amount), count(n), id_list(sample)))
+    out: dict[Key, Bridge] = {}
+    for key, moved in bridged.items():
+        amounts = {m: (moved.amounts[m] if m is Movement.FLAT else ZERO) for m in Movement}
+        accounts = {m: (moved.accounts[m] if m is Movement.FLAT else 0) for m in Movement}
+        samples = {m: (moved.samples[m] if m is Movement.FLAT else []) for m in Movement}
+        for movement, amount, n, sample in found.get(key, []):
+            amounts[movement], accounts[movement], samples[movement] = amount, n, sample
+        out[key] = _reconciled(replace(moved, amounts=amounts, accounts=accounts, samples=samples))
+    return out
+
+
+def _reconciled(moved: Bridge) -> Bridge:
+    a = moved.amounts
+    gained = a[Movement.NEW] + a[Movement.EXPANSION] + a[Movement.REACTIVATION]
+    if moved.start + gained - a[Movement.CONTRACTION] - a[Movement.CHURN] != moved.end:
+        raise BridgeDoesNotReconcile(f"daily movements do not lead from {moved.start} to {moved.end}")
+    return moved
 
 
 def _folded(moved: Bridge) -> Bridge:

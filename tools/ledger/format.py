@@ -113,6 +113,8 @@ def option_rule(key: OptionKey) -> str:
             return "a returning customer's value: its own bridge movement, or part of expansion"
         case OptionKey.SAME_PERIOD_CHURN:
             return "a customer live within the period but at neither end: in no movement, or in new and in churn"
+        case OptionKey.MOVEMENT_TIMING:
+            return "bridge movements from the open and close values, or from each day's change (implies the two above)"
         case OptionKey.RENEWAL_UPLIFT:
             return "CARR: a renewal signed ahead adds its increase over the lines it renews from its start, or its signature"
         case OptionKey.NEW_CUSTOMER_EXPANSION:

@@ -452,3 +452,80 @@ def test_arr_takes_no_renewal_uplift(compute, make_line):
             "sales.arr", _early_renewals(make_line), as_of=date(2026, 11, 30), basis={"renewal_uplift": "when_signed"}
         )
     assert refused.value.detail.field == "basis.renewal_uplift"
+
+
+# --- movements from the period's ends, or day by day --------------------------------------------------------
+
+
+def _busy_quarter(make_line):
+    # Q2 2026 (open 31 March, close 30 June):
+    # A1 12,000 all year, plus a one-month add-on of 6,000 a year in May only: 12,000 at both ends.
+    # A2 10,000 until 30 April: churns 10,000.
+    # A3 1,000 a month from 15 April to 31 May: in and out inside the quarter at a 12,000 run rate.
+    # A5 new on 1 April at 12,000, 6,000 more from 1 June (co-termed): 18,000 at the close.
+    return [
+        make_line(),
+        make_line(amount="6000", start_date="2026-05-01", end_date="2026-05-31", change_type="expansion"),
+        make_line(
+            contract_id="C2",
+            account_id="A2",
+            amount="10000",
+            start_date="2025-07-01",
+            end_date="2026-04-30",
+            signed_date="2025-07-01",
+        ),
+        make_line(
+            contract_id="C3",
+            account_id="A3",
+            amount="1000",
+            amount_period="month",
+            start_date="2026-04-15",
+            end_date="2026-05-31",
+            signed_date="2026-04-15",
+        ),
+        *_first_quarter_changes(make_line)[:2],
+    ]
+
+
+@pytest.mark.parametrize(
+    ("movement_timing", "movements", "logos"),
+    [
+        # Period ends (today): new 18,000 (A5 at the close), no expansion or contraction (A1 is 12,000 at both
+        # ends), churn 10,000 (A2; A3 is in no movement). One new and one lost customer.
+        ("period_ends", (18000, 0, 0, 10000), (1, 1)),
+        # Daily: new 12,000 (A3 on 15 April) + 12,000 (A5 on 1 April) = 24,000; expansion 6,000 (A1 on 1 May)
+        # + 6,000 (A5 on 1 June) = 12,000; contraction 6,000 (A1 on 1 June); churn 10,000 (A2 on 1 May) +
+        # 12,000 (A3 on 1 June) = 22,000. Two new and two lost customers.
+        ("daily", (24000, 12000, 6000, 22000), (2, 2)),
+    ],
+)
+def test_movements_are_read_from_the_periods_ends_or_day_by_day(compute, make_line, movement_timing, movements, logos):
+    basis = {"movement_timing": movement_timing}
+    rows = _busy_quarter(make_line)
+    kpis = ("sales.new_business", "sales.expansion", "sales.downgrades", "sales.churn_arr")
+    got = tuple(compute(kpi, rows, period="2026-Q2", basis=basis).value for kpi in kpis)
+    assert got == tuple(Decimal(v) for v in movements)
+    counts = ("customers.new_customers_added", "customers.customers_churned")
+    assert tuple(compute(kpi, rows, period="2026-Q2", basis=basis).value for kpi in counts) == tuple(
+        Decimal(n) for n in logos
+    )
+    # Either way the bridge leads from 22,000 to 12,000 + 18,000 = 30,000: net new ARR 8,000 (for daily:
+    # 24,000 + 12,000 − 6,000 − 22,000 = 8,000).
+    assert compute("sales.net_new_arr", rows, period="2026-Q2", basis=basis).value == Decimal(8000)
+
+
+def test_daily_movements_state_the_conventions_they_imply(compute, make_line):
+    new = compute("sales.new_business", _busy_quarter(make_line), period="2026-Q2", basis={"movement_timing": "daily"})
+    assert new.basis["same_period_churn"] == "counted"
+    assert new.basis["new_customer_expansion"] == "expansion"
+
+
+def test_daily_movements_refuse_a_convention_they_contradict(compute, make_line):
+    with pytest.raises(KpiError) as refused:
+        compute(
+            "sales.new_business",
+            _busy_quarter(make_line),
+            period="2026-Q2",
+            basis={"movement_timing": "daily", "same_period_churn": "ignored"},
+        )
+    assert refused.value.detail.field == "basis.same_period_churn"
