@@ -529,3 +529,12 @@ def test_daily_movements_refuse_a_convention_they_contradict(compute, make_line)
             basis={"movement_timing": "daily", "same_period_churn": "ignored"},
         )
     assert refused.value.detail.field == "basis.same_period_churn"
+
+
+def test_a_customer_kept_at_zero_counts_in_revenue_per_account(compute, make_line):
+    # A1 pays 12,000 a year (MRR 1,000); A2 has a 12,000 list price discounted to 0. ARPA on 30 June 2026:
+    # churn reading, A2 is no customer: 1,000 ÷ 1 = 1,000; contraction reading, 1,000 ÷ 2 = 500.
+    rows = [make_line(), make_line(contract_id="C2", account_id="A2", amount="0", list_amount="12000")]
+    as_of = date(2026, 6, 30)
+    assert compute("customers.arpa", rows, as_of=as_of).value == Decimal(1000)
+    assert compute("customers.arpa", rows, as_of=as_of, basis={"full_discount": "contraction"}).value == Decimal(500)
