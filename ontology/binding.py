@@ -111,6 +111,8 @@ class Annualization(StrEnum):
     """Value of the first twelve months of the contract."""
     CURRENT_CONTRACT_YEAR = "current_contract_year"
     """Value of the contract year in force, line-dated so ramps read their current step."""
+    EXIT_RATE = "exit_rate"
+    """Yearly rate of the contract's final step (its lines in force on its last day): a ramp at the rate it ends on."""
     NOT_APPLICABLE = "not_applicable"
 
 

@@ -53,6 +53,18 @@ class OptionKey(StrEnum):
     """When a cancellation removes value: at the end of the paid period, or on the cancellation date."""
     GRR_CAP = "grr_cap"
     """Gross retention capped per customer (Σ min(current, base) ÷ Σ base) or on the aggregate."""
+    FULL_DISCOUNT = "full_discount"
+    """A line discounted to zero: the customer has churned, or stays a customer whose value contracted to nothing."""
+    REACTIVATION = "reactivation"
+    """A returning customer's value: a movement of its own, or part of expansion."""
+    SAME_PERIOD_CHURN = "same_period_churn"
+    """A customer who starts and leaves within one period: in neither new nor churned, or in both."""
+    NEW_CUSTOMER_EXPANSION = "new_customer_expansion"
+    """Growth of a customer within the period it arrived in: new business, or expansion."""
+    MOVEMENT_TIMING = "movement_timing"
+    """Bridge movements from comparing the period's open and close, or from each day's change inside it."""
+    RENEWAL_UPLIFT = "renewal_uplift"
+    """A renewal signed before it starts at a higher value: its increase counts from the renewal's start, or from signature."""
 
 
 class ShortTerms(StrEnum):
@@ -69,6 +81,8 @@ class DayCount(StrEnum):
     """Actual days over a 365-day year."""
     ACTUAL_ACTUAL = "actual_actual"
     """Actual days, each calendar year weighed by its own length (365 or 366)."""
+    ACTUAL_365_NO_LEAP = "nl_365"
+    """Actual days except 29 February, over a 365-day year: every year has the same 365 days."""
 
 
 class Discounts(StrEnum):
@@ -76,6 +90,8 @@ class Discounts(StrEnum):
     """`amount`, net of discounts: what the customer pays."""
     LIST = "list"
     """`list_amount` where the row has one; rows without it count at `amount`."""
+    PERMANENT_ONLY = "permanent_only"
+    """Only permanent discounts reduce value: a row whose `discount_duration` is `finite` counts at `list_amount`."""
 
 
 class LiveBasis(StrEnum):
@@ -99,6 +115,52 @@ class ChurnTiming(StrEnum):
     """Cancellation rows remove their value from their own start date."""
 
 
+class FullDiscount(StrEnum):
+    CHURN = "churn"
+    """A contract whose lines in force are all discounted to zero is not live: its customer has churned."""
+    CONTRACTION = "contraction"
+    """A line with a list amount discounted to zero keeps its contract live at zero value: a contraction."""
+
+
+class Reactivation(StrEnum):
+    OWN_MOVEMENT = "own_movement"
+    """A former customer's return is the bridge's reactivation movement."""
+    IN_EXPANSION = "expansion"
+    """A former customer's return is counted as expansion; the reactivation movement is zero."""
+
+
+class SamePeriodChurn(StrEnum):
+    IGNORED = "ignored"
+    """The bridge compares the period's open and close: a customer live at neither is in no movement."""
+    COUNTED = "counted"
+    """A customer live within the period but at neither end is in new (or reactivation) and in churn, at its
+    value on its first live day there."""
+
+
+class NewCustomerExpansion(StrEnum):
+    IN_NEW_BUSINESS = "new_business"
+    """A customer who arrived in the period counts at its value at the close: all of it new business."""
+    IN_EXPANSION = "expansion"
+    """A customer who arrived in the period counts as new at its value on its first live day; the growth
+    after that, to the close, is expansion."""
+
+
+class MovementTiming(StrEnum):
+    PERIOD_ENDS = "period_ends"
+    """Each account's value at the open and at the close decides its one movement."""
+    DAILY = "daily"
+    """Each day's change of an account's value is a movement of its own: a rise then a fall within the period
+    is an expansion and a contraction; a customer arriving and leaving inside it is new and churned."""
+
+
+class RenewalUplift(StrEnum):
+    AT_RENEWAL = "at_renewal"
+    """A renewal counts from its own start, whenever it was signed: an increase it brings counts from then."""
+    WHEN_SIGNED = "when_signed"
+    """A renewal signed before it starts adds its increase over the lines it renews (those ending the day before it
+    starts, on the same account) from its signature: contracted value, as committed ARR counts it."""
+
+
 class GrrCap(StrEnum):
     PER_CUSTOMER = "per_customer"
     """Σ min(current, base) ÷ Σ base: one customer's expansion never hides another's loss."""
@@ -117,12 +179,27 @@ LEDGER_ANNUALIZATIONS = (
     Annualization.MRR_TIMES_12,
     Annualization.TCV_OVER_TERM_YEARS,
     Annualization.FIRST_CONTRACT_YEAR,
+    Annualization.EXIT_RATE,
 )
 _ACV_ANNUALIZATIONS = (Annualization.TCV_OVER_TERM_YEARS, Annualization.FIRST_CONTRACT_YEAR)
 """A deal's value is fixed at booking; run rate and 'current year' have no meaning for it."""
 
 OptionValue = (
-    RecurringInclusion | Annualization | ShortTerms | DayCount | Discounts | LiveBasis | CoTerm | ChurnTiming | GrrCap
+    RecurringInclusion
+    | Annualization
+    | ShortTerms
+    | DayCount
+    | Discounts
+    | LiveBasis
+    | CoTerm
+    | ChurnTiming
+    | GrrCap
+    | FullDiscount
+    | Reactivation
+    | SamePeriodChurn
+    | NewCustomerExpansion
+    | RenewalUplift
+    | MovementTiming
 )
 
 VOCABULARY: Mapping[OptionKey, tuple[OptionValue, ...]] = MappingProxyType(
@@ -136,6 +213,12 @@ VOCABULARY: Mapping[OptionKey, tuple[OptionValue, ...]] = MappingProxyType(
         OptionKey.CO_TERM: tuple(CoTerm),
         OptionKey.CHURN_TIMING: tuple(ChurnTiming),
         OptionKey.GRR_CAP: tuple(GrrCap),
+        OptionKey.FULL_DISCOUNT: tuple(FullDiscount),
+        OptionKey.REACTIVATION: tuple(Reactivation),
+        OptionKey.SAME_PERIOD_CHURN: tuple(SamePeriodChurn),
+        OptionKey.NEW_CUSTOMER_EXPANSION: tuple(NewCustomerExpansion),
+        OptionKey.RENEWAL_UPLIFT: tuple(RenewalUplift),
+        OptionKey.MOVEMENT_TIMING: tuple(MovementTiming),
     }
 )
 
@@ -154,6 +237,12 @@ class LedgerOptions(BaseModel):
     co_term: CoTerm = CoTerm.RUN_RATE
     churn_timing: ChurnTiming = ChurnTiming.END_OF_PAID_PERIOD
     grr_cap: GrrCap = GrrCap.PER_CUSTOMER
+    full_discount: FullDiscount = FullDiscount.CHURN
+    reactivation: Reactivation = Reactivation.OWN_MOVEMENT
+    same_period_churn: SamePeriodChurn = SamePeriodChurn.IGNORED
+    new_customer_expansion: NewCustomerExpansion = NewCustomerExpansion.IN_NEW_BUSINESS
+    renewal_uplift: RenewalUplift = RenewalUplift.AT_RENEWAL
+    movement_timing: MovementTiming = MovementTiming.PERIOD_ENDS
 
     def value_of(self, key: OptionKey) -> OptionValue:
         match key:
@@ -175,6 +264,18 @@ class LedgerOptions(BaseModel):
                 return self.churn_timing
             case OptionKey.GRR_CAP:
                 return self.grr_cap
+            case OptionKey.FULL_DISCOUNT:
+                return self.full_discount
+            case OptionKey.REACTIVATION:
+                return self.reactivation
+            case OptionKey.SAME_PERIOD_CHURN:
+                return self.same_period_churn
+            case OptionKey.NEW_CUSTOMER_EXPANSION:
+                return self.new_customer_expansion
+            case OptionKey.RENEWAL_UPLIFT:
+                return self.renewal_uplift
+            case OptionKey.MOVEMENT_TIMING:
+                return self.movement_timing
 
 
 class KpiOptions(BaseModel):
@@ -206,7 +307,7 @@ _MONEY_KEYS = (
 _COUNT_KEYS = (OptionKey.RECURRING_INCLUSION, OptionKey.LIVE_BASIS, OptionKey.CHURN_TIMING)
 
 _ARR = KpiOptions(keys=_MONEY_KEYS)
-_CARR = KpiOptions(keys=_MONEY_KEYS, defaults=LedgerOptions(live_basis=LiveBasis.SIGNED))
+_CARR = KpiOptions(keys=(*_MONEY_KEYS, OptionKey.RENEWAL_UPLIFT), defaults=LedgerOptions(live_basis=LiveBasis.SIGNED))
 _COUNTS = KpiOptions(keys=_COUNT_KEYS)
 _GRR = KpiOptions(keys=(*_MONEY_KEYS, OptionKey.GRR_CAP))
 _ARR_GROWTH = KpiOptions(keys=_MONEY_KEYS, variants=("default",))
@@ -222,37 +323,64 @@ _ACV = KpiOptions(
     restricted={OptionKey.ANNUALIZATION: _ACV_ANNUALIZATIONS},
 )
 
+
+def _moved(*extra: OptionKey, counts: bool = False) -> KpiOptions:
+    """A KPI read from the bridge's movements: its keys, and day-by-day classification of the movements."""
+    return _with(*extra, OptionKey.MOVEMENT_TIMING, counts=counts)
+
+
+def _with(*extra: OptionKey, counts: bool = False) -> KpiOptions:
+    """Money (or count) keys and the keys that move this KPI besides: the bridge's conventions, who is a customer."""
+    return KpiOptions(keys=(*(_COUNT_KEYS if counts else _MONEY_KEYS), OptionKey.FULL_DISCOUNT, *extra))
+
+
+# Who is a customer (`full_discount`) moves the bridge's movements, the rates and averages built on them and
+# on accounts, but no ARR total. The customer total and GRR keep today's rule (a customer paying nothing has
+# churned): their option keys are fixed by the ledger format's published contract. The bridge's conventions
+# move only the movements they reassign: the opening-cohort rates (NRR, GRR, logo and dollar churn) never
+# see an account that was not live at the window's open.
+_PER_ACCOUNT = _with()
+_NEW = _moved(OptionKey.SAME_PERIOD_CHURN, OptionKey.NEW_CUSTOMER_EXPANSION)
+_EXPANSION = _moved(OptionKey.REACTIVATION, OptionKey.NEW_CUSTOMER_EXPANSION)
+_REACTIVATION = _moved(OptionKey.REACTIVATION, OptionKey.SAME_PERIOD_CHURN, OptionKey.NEW_CUSTOMER_EXPANSION)
+_CHURN = _moved(OptionKey.SAME_PERIOD_CHURN)
+_NET_NEW = _moved(OptionKey.REACTIVATION, OptionKey.SAME_PERIOD_CHURN, OptionKey.NEW_CUSTOMER_EXPANSION)
+_DOWNGRADES = _moved(OptionKey.NEW_CUSTOMER_EXPANSION)
+_QUICK = _moved(OptionKey.SAME_PERIOD_CHURN, OptionKey.NEW_CUSTOMER_EXPANSION)
+"""Reactivation folded into expansion leaves the quick ratio's gains unchanged; the other two move gains and losses."""
+_LOGOS_MOVED = _moved(OptionKey.SAME_PERIOD_CHURN, counts=True)
+
 LEDGER_KPI_OPTIONS: Mapping[str, KpiOptions] = MappingProxyType(
     {
         "sales.arr": _ARR,
         "sales.carr": _CARR,
         "sales.mrr": _ARR,
         "sales.starting_arr": _ARR,
-        "sales.new_business": _ARR,
-        "sales.expansion": _ARR,
-        "sales.downgrades": _ARR,
-        "sales.churn_arr": _ARR,
-        "sales.reactivation": _ARR,
-        "sales.net_new_arr": _ARR,
-        "customers.net_revenue_retention": _ARR,
+        "sales.new_business": _NEW,
+        "sales.expansion": _EXPANSION,
+        "sales.downgrades": _DOWNGRADES,
+        "sales.churn_arr": _CHURN,
+        "sales.reactivation": _REACTIVATION,
+        "sales.net_new_arr": _NET_NEW,
+        "customers.net_revenue_retention": _PER_ACCOUNT,
         "customers.gross_revenue_retention": _GRR,
-        "customers.avg_contract_value": _ARR,
-        "customers.acv_trend_pct": _ARR,
+        "customers.avg_contract_value": _PER_ACCOUNT,
+        "customers.acv_trend_pct": _PER_ACCOUNT,
         "customers.top_customer_concentration": _ARR,
         "customers.total_customers": _COUNTS,
-        "customers.new_customers_added": _COUNTS,
-        "customers.customers_churned": _COUNTS,
-        "customers.logo_churn_rate": _COUNTS,
+        "customers.new_customers_added": _LOGOS_MOVED,
+        "customers.customers_churned": _LOGOS_MOVED,
+        "customers.logo_churn_rate": _with(counts=True),
         "sales.avg_contract_value": _ACV,
         "sales.booked_acv": _ACV,
         "sales.growth_rate_yoy": _ARR_GROWTH,
         "sales.arr_growth_qoq": _ARR_GROWTH,
-        "sales.quick_ratio": _ARR,
-        "customers.gross_dollar_churn_rate": _ARR,
-        "customers.net_dollar_churn_rate": _ARR,
-        "customers.expansion_rate": _ARR,
-        "customers.contraction_rate": _ARR,
-        "customers.arpa": _ARR,
+        "sales.quick_ratio": _QUICK,
+        "customers.gross_dollar_churn_rate": _PER_ACCOUNT,
+        "customers.net_dollar_churn_rate": _PER_ACCOUNT,
+        "customers.expansion_rate": _PER_ACCOUNT,
+        "customers.contraction_rate": _PER_ACCOUNT,
+        "customers.arpa": _PER_ACCOUNT,
     }
 )
 """Every KPI the ledger engine computes, with the rules that apply to it."""

@@ -202,6 +202,8 @@ def _annualization_phrase(value: Annualization) -> str | None:
             return "first contract year"
         case Annualization.CURRENT_CONTRACT_YEAR:
             return "contract year in force"
+        case Annualization.EXIT_RATE:
+            return "annualized at the exit rate"
         case Annualization.NOT_APPLICABLE:
             return None
 

@@ -16,7 +16,21 @@ from typing import Annotated, Any
 from pydantic import BaseModel, ConfigDict, Field, StrictFloat, StrictInt, ValidationError
 
 from kpi_context.ontology.binding import Annualization, DateBasis, RecurringInclusion, ValueBasis
-from kpi_context.ontology.ledger_options import ChurnTiming, CoTerm, DayCount, Discounts, GrrCap, LiveBasis, ShortTerms
+from kpi_context.ontology.ledger_options import (
+    ChurnTiming,
+    CoTerm,
+    DayCount,
+    Discounts,
+    FullDiscount,
+    GrrCap,
+    LiveBasis,
+    MovementTiming,
+    NewCustomerExpansion,
+    Reactivation,
+    RenewalUplift,
+    SamePeriodChurn,
+    ShortTerms,
+)
 from kpi_context.server.ledger_calls import LedgerSpec
 from kpi_context.server.strict_arguments import path_is_branch, unreadable_argument
 from kpi_context.tools.compare import BenchmarkRef
@@ -36,10 +50,22 @@ INPUTS_HELP = (
 VALUE_HELP = "A bound value exactly as compute_kpi returned it (or {kpi, value, period|as_of, currency} typed by you)."
 
 
-class Basis(BaseModel):
-    """Governed options. Binding keys select a variant; the rest apply to ledger computations."""
+def _without_null_defaults(schema: dict[str, Any]) -> None:
+    """Drop each key's `"default": null`: every key is optional and absent means the KPI's own rule.
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    Said once per key it would cost a model fifteen characters a key on every conversation.
+    """
+    for prop in schema.get("properties", {}).values():
+        prop.pop("default", None)
+
+
+class Basis(BaseModel):
+    """Governed options."""
+
+    # The docstring is published in the schema a model reads on every call; the argument's own description
+    # says the rest (binding keys select a variant, ledger keys apply with `ledger`), so it stays this short.
+
+    model_config = ConfigDict(frozen=True, extra="forbid", json_schema_extra=_without_null_defaults)
 
     value_basis: ValueBasis | None = None
     recurring_inclusion: RecurringInclusion | None = None
@@ -52,6 +78,12 @@ class Basis(BaseModel):
     co_term: CoTerm | None = None
     churn_timing: ChurnTiming | None = None
     grr_cap: GrrCap | None = None
+    full_discount: FullDiscount | None = None
+    reactivation: Reactivation | None = None
+    same_period_churn: SamePeriodChurn | None = None
+    new_customer_expansion: NewCustomerExpansion | None = None
+    renewal_uplift: RenewalUplift | None = None
+    movement_timing: MovementTiming | None = None
 
     def chosen(self) -> dict[str, str]:
         return {key: str(value) for key, value in self.model_dump(mode="json", exclude_none=True).items()}

@@ -33,8 +33,7 @@ class LedgerSpec(BaseModel):
 
     rows: list[dict[str, Any]] | None = Field(
         default=None,
-        description="Contract lines (columns as in the README: contract_id, account_id, charge_type, amount, "
-        "amount_period, start_date, end_date, signed_date, currency, change_type…); at most 10,000.",
+        description="Contract lines; at most 10,000.",
     )
     dataset: str | None = Field(default=None, description="Name of a dataset the server was started with.")
     fx_rates: dict[str, StrictInt | StrictFloat | Decimal] | None = Field(
@@ -42,7 +41,7 @@ class LedgerSpec(BaseModel):
     )
     dimensions: list[Annotated[str, Field(max_length=32)]] | None = Field(
         default=None,
-        description="Extra columns of `rows` to cut by (segment, region, product, plan, industry are built in).",
+        description="Extra columns of `rows` to cut by (five are built in).",
         max_length=16,
     )
 

@@ -109,8 +109,8 @@ Dimension = Annotated[str, Field(max_length=NAME_MAX)]
 GroupByArg = Annotated[
     Dimension | None,
     Field(
-        description="With `ledger`: cut by a dimension ('segment', 'region', 'product'…) — the total plus one value "
-        "per member in `groups`; rates and averages are computed within each member, never averaged."
+        description="With `ledger`: cut by a dimension ('segment', 'region'…): the total plus one value per member "
+        "in `groups`, rates and averages computed within each member."
     ),
 ]
 WhereArg = Annotated[

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from kpi_context.ontology.ledger_options import LEDGER_KPI_OPTIONS, OptionKey
+from kpi_context.ontology.ledger_options import LEDGER_KPI_OPTIONS, VOCABULARY, OptionKey
 from kpi_context.tools.ledger.source import BUILTIN_DIMENSIONS, MAX_DIMENSIONS, MAX_INLINE_ROWS, REQUIRED_COLUMNS
 from kpi_context.tools.ledger.validate import (
     AMOUNT_DECIMALS,
@@ -18,6 +18,7 @@ from kpi_context.tools.ledger.validate import (
     CHANGE_TYPES,
     CHARGE_TYPES,
     DIMENSION_LENGTH,
+    DISCOUNT_DURATIONS,
     FIRST_YEAR,
     LAST_YEAR,
     UNASSIGNED,
@@ -45,6 +46,9 @@ _COLUMNS: dict[str, str] = {
     "amount_period": " · ".join(AMOUNT_PERIODS) + " ('term' = the whole line period)",
     "list_amount": "optional undiscounted amount (used with basis discounts=list); same rule as amount, "
     "never the opposite sign",
+    "discount_duration": "optional, with list_amount: "
+    + " · ".join(DISCOUNT_DURATIONS)
+    + " — whether the discount ends before the line does (used with basis discounts=permanent_only); blank: permanent",
     "start_date": f"{_DATE}, first service day (inclusive)",
     "end_date": f"{_DATE}, last service day (inclusive), not before start_date",
     "signed_date": _DATE,
@@ -76,7 +80,45 @@ def ledger_format() -> dict[str, Any]:
         ],
         "dimensions": _DIMENSIONS,
         "kpis": {kpi: [key.value for key in OptionKey if key in spec.keys] for kpi, spec in LEDGER_KPI_OPTIONS.items()},
+        "options": {
+            key.value: {"values": [v.value for v in VOCABULARY[key]], "rule": option_rule(key)} for key in OptionKey
+        },
     }
+
+
+def option_rule(key: OptionKey) -> str:
+    """What the `basis` key decides, in a line; its values and defaults are in the README's option table."""
+    match key:
+        case OptionKey.RECURRING_INCLUSION:
+            return "which charge types count (one_time includes services lines)"
+        case OptionKey.ANNUALIZATION:
+            return "how a contract's lines become a yearly amount; ACV KPIs take tcv_over_term_years or first_contract_year"
+        case OptionKey.SHORT_TERMS:
+            return "a term shorter than a year annualized up, or counted at face value (one-year minimum)"
+        case OptionKey.DAY_COUNT:
+            return "how partial periods are measured: 30/360, actual/365, actual/actual, actual/365 without 29 February"
+        case OptionKey.DISCOUNTS:
+            return "net amounts, list amounts, or list where discount_duration is finite and net otherwise"
+        case OptionKey.LIVE_BASIS:
+            return "a line counts from go-live, or new value from signature (CARR)"
+        case OptionKey.CO_TERM:
+            return "a co-termed change at its revenue to the contract's end, or at its yearly run rate"
+        case OptionKey.CHURN_TIMING:
+            return "a cancellation removes value when the paid lines end, or on its own start date"
+        case OptionKey.GRR_CAP:
+            return "gross retention capped per customer, or on the total"
+        case OptionKey.FULL_DISCOUNT:
+            return "a line discounted to zero (amount 0, list_amount > 0): the customer churned, or contracted to zero"
+        case OptionKey.REACTIVATION:
+            return "a returning customer's value: its own bridge movement, or part of expansion"
+        case OptionKey.SAME_PERIOD_CHURN:
+            return "a customer live within the period but at neither end: in no movement, or in new and in churn"
+        case OptionKey.MOVEMENT_TIMING:
+            return "bridge movements from the open and close values, or from each day's change (implies the two above)"
+        case OptionKey.RENEWAL_UPLIFT:
+            return "CARR: a renewal signed ahead adds its increase over the lines it renews from its start, or its signature"
+        case OptionKey.NEW_CUSTOMER_EXPANSION:
+            return "a new customer's change within its first period: part of new business, or expansion/contraction"
 
 
 _DIMENSIONS: dict[str, Any] = {

@@ -16,7 +16,13 @@ from kpi_context.ontology.ledger_options import (
     LEDGER_KPI_OPTIONS,
     KpiOptions,
     LedgerOptions,
+    LiveBasis,
+    MovementTiming,
+    NewCustomerExpansion,
     OptionKey,
+    OptionValue,
+    RenewalUplift,
+    SamePeriodChurn,
     bound_binding,
     catalog_defaults,
     parse_option,
@@ -128,7 +134,48 @@ def chosen_options(kpi_id: str, spec: KpiOptions, binding: Binding, basis: Mappi
                 details={"allowed": allowed},
             )
         updates[key.value] = value
+    chosen = options.model_copy(update=updates)
+    _coherent(kpi_id, chosen)
+    return _implied(kpi_id, spec, chosen, set(updates))
+
+
+_IMPLIED_BY_DAILY: tuple[tuple[OptionKey, OptionValue], ...] = (
+    (OptionKey.SAME_PERIOD_CHURN, SamePeriodChurn.COUNTED),
+    (OptionKey.NEW_CUSTOMER_EXPANSION, NewCustomerExpansion.IN_EXPANSION),
+)
+"""Day-by-day movements count a customer in and out within the period, and date a new customer's change."""
+
+
+def _implied(kpi_id: str, spec: KpiOptions, options: LedgerOptions, explicit: set[str]) -> LedgerOptions:
+    """The options day-by-day movements imply, set so the value's basis says what was applied; a contradiction refused."""
+    if options.movement_timing is not MovementTiming.DAILY:
+        return options
+    updates: dict[str, object] = {}
+    for key, implied in _IMPLIED_BY_DAILY:
+        if key not in spec.keys:
+            continue
+        if key.value in explicit and options.value_of(key) is not implied:
+            raise KpiError(
+                ErrorCode.INVALID_ARGUMENT,
+                f"basis.movement_timing=daily classifies every day's change, so for {kpi_id} it implies "
+                f"{key.value}={implied.value}, not {options.value_of(key).value}",
+                field=f"basis.{key.value}",
+                details={"implied": {key.value: implied.value}},
+            )
+        updates[key.value] = implied
     return options.model_copy(update=updates)
+
+
+def _coherent(kpi_id: str, options: LedgerOptions) -> None:
+    """Refuse options that only make sense together when one is missing: never a silent no-op."""
+    if options.renewal_uplift is RenewalUplift.WHEN_SIGNED and options.live_basis is not LiveBasis.SIGNED:
+        raise KpiError(
+            ErrorCode.INVALID_ARGUMENT,
+            f"basis.renewal_uplift=when_signed counts signed value ahead of its start, so {kpi_id} needs "
+            "live_basis=signed with it",
+            field="basis.renewal_uplift",
+            details={"requires": {"live_basis": LiveBasis.SIGNED.value}},
+        )
 
 
 def _governed(

@@ -186,7 +186,7 @@ def measure_at(
         ):
             periods = [needs_period(kpi, w) for w in whens]
             points = [Point(p.end, shift_days(p.start, -1)) for p in periods]
-            moved = bridge.bridges(con, frame(points))
+            moved = bridge.bridges(con, frame(points), options)
             return per_point(moved, lambda b, _: _flow(measure, b)), list(whens)
         case (
             Measure.NRR

@@ -48,7 +48,7 @@ REQUIRED_COLUMNS = (
 )
 BUILTIN_DIMENSIONS = ("segment", "region", "product", "plan", "industry")
 """Dimension columns every ledger may carry; an operator (or an inline ledger) can declare more."""
-OPTIONAL_COLUMNS = ("line_id", "list_amount", "go_live_date", *BUILTIN_DIMENSIONS)
+OPTIONAL_COLUMNS = ("line_id", "list_amount", "go_live_date", "discount_duration", *BUILTIN_DIMENSIONS)
 LEDGER_COLUMNS = REQUIRED_COLUMNS + OPTIONAL_COLUMNS
 
 MAX_DIMENSIONS = 16

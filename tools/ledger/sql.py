@@ -22,6 +22,7 @@ from kpi_context.ontology.ledger_options import (
     CoTerm,
     DayCount,
     Discounts,
+    FullDiscount,
     LedgerOptions,
     LiveBasis,
     ShortTerms,
@@ -41,6 +42,8 @@ def units_per_year(day_count: DayCount) -> int:
             return 365
         case DayCount.ACTUAL_ACTUAL:
             return 365 * 366
+        case DayCount.ACTUAL_365_NO_LEAP:
+            return 365
 
 
 def included_charge_types(inclusion: RecurringInclusion) -> tuple[str, ...]:
@@ -68,6 +71,13 @@ def _leap_days_before(x: str) -> str:
     return f"(366 * ({y} // 4 - {y} // 100 + {y} // 400) + CASE WHEN {leap} THEN dayofyear({x}) - 1 ELSE 0 END)"
 
 
+def _leap_days_counted_before(x: str) -> str:
+    """29 Februaries from 0001-01-01 up to (not including) date `x`: leap years before x's, and x's own once past."""
+    y = f"(year({x}) - 1)"
+    leap = f"((year({x}) % 4 = 0 AND year({x}) % 100 <> 0) OR year({x}) % 400 = 0)"
+    return f"(({y} // 4 - {y} // 100 + {y} // 400) + CASE WHEN {leap} AND dayofyear({x}) > 60 THEN 1 ELSE 0 END)"
+
+
 def units(a: str, b: str, day_count: DayCount) -> str:
     """Day-count units in [a, b) — `b` exclusive; zero or negative when b <= a."""
     match day_count:
@@ -81,6 +91,9 @@ def units(a: str, b: str, day_count: DayCount) -> str:
         case DayCount.ACTUAL_ACTUAL:
             # A day of a 365-day year weighs 366 units, a day of a leap year 365: a year is 365 × 366 either way.
             return f"(366 * date_diff('day', {a}, {b}) - ({_leap_days_before(b)} - {_leap_days_before(a)}))"
+        case DayCount.ACTUAL_365_NO_LEAP:
+            # Every day but 29 February counts one unit of a 365-unit year, so a leap year is 365 units too.
+            return f"(date_diff('day', {a}, {b}) - ({_leap_days_counted_before(b)} - {_leap_days_counted_before(a)}))"
 
 
 def overlap(a: str, b: str, day_count: DayCount) -> str:
@@ -117,7 +130,29 @@ def priced_key(options: LedgerOptions) -> tuple[object, ...]:
         options.discounts,
         options.live_basis,
         options.churn_timing,
+        options.full_discount,
     )
+
+
+def _amount(discounts: Discounts) -> str:
+    """The amount a line counts at under the discount rule (`amount_net`, `amount_list` of the usable lines)."""
+    match discounts:
+        case Discounts.NET:
+            return "l.amount_net"
+        case Discounts.LIST:
+            return "COALESCE(l.amount_list, l.amount_net)"
+        case Discounts.PERMANENT_ONLY:
+            # Only a discount that lasts as long as the line is part of its recurring price.
+            return "CASE WHEN l.discount_duration = 'finite' THEN COALESCE(l.amount_list, l.amount_net) ELSE l.amount_net END"
+
+
+def _held(full_discount: FullDiscount) -> str:
+    """Column `held` of the priced lines: a recurring line discounted to nothing that still keeps its customer."""
+    match full_discount:
+        case FullDiscount.CHURN:
+            return ""
+        case FullDiscount.CONTRACTION:
+            return ",\n                   l.amount_period <> 'once' AND l.amount_net = 0 AND l.amount_list > 0 AS held"
 
 
 def priced_sql(options: LedgerOptions, lines: str) -> str:
@@ -129,7 +164,7 @@ def priced_sql(options: LedgerOptions, lines: str) -> str:
     dc = options.day_count
     per_year = units_per_year(dc)
     charge_types = ", ".join(f"'{c}'" for c in included_charge_types(options.recurring_inclusion))
-    amount = "l.amount_net" if options.discounts is Discounts.NET else "COALESCE(l.amount_list, l.amount_net)"
+    amount = _amount(options.discounts)
     match options.live_basis:
         case LiveBasis.GO_LIVE:
             effective = "l.live"
@@ -160,7 +195,7 @@ def priced_sql(options: LedgerOptions, lines: str) -> str:
                    {amount} AS amt,
                    {effective} AS eff,
                    l.change_type IN {CHANGE_TYPES} AS is_change,
-                   h.cs, h.cex, h.c_signed, h.c_live, h.c_renewal
+                   h.cs, h.cex, h.c_signed, h.c_live, h.c_renewal{_held(options.full_discount)}
             FROM lines l JOIN hdr h ON h.contract_id = l.contract_id
             WHERE l.charge_type IN ({charge_types}) {cancellations}
         ),
@@ -198,8 +233,31 @@ def _window(annualization: Annualization, day: str) -> tuple[str, str]:
             )
             start = f"CAST(date_add(cs, INTERVAL ({years}) YEAR) AS DATE)"
             return start, f"least({one_year_after.format(start)}, cex)"
-        case Annualization.MRR_TIMES_12 | Annualization.ALREADY_ANNUAL | Annualization.NOT_APPLICABLE:
+        case (
+            Annualization.MRR_TIMES_12
+            | Annualization.EXIT_RATE
+            | Annualization.ALREADY_ANNUAL
+            | Annualization.NOT_APPLICABLE
+        ):
             raise ValueError(f"{annualization.value} has no window")
+
+
+def _exit_rate_sql(day: str, *, live_only: bool, source: str, k: str, with_live: bool) -> str:
+    """`contract_values_sql` at the exit rate: the yearly rate of each contract's lines in force on its last day.
+
+    Like a run rate, but read at the end of the contract instead of on the day: a ramp counts at its final
+    step from the start. What is known on the day counts — the scheduled steps, and changes once effective
+    (the same rule as the header-averaged windows). One-time lines have no rate.
+    """
+    final = f"(per <> 'once' AND s < cex AND ex >= cex AND (NOT is_change OR eff <= {day}))"
+    having = f"HAVING sum(CASE WHEN {in_force(day)} THEN rate ELSE 0 END) > 0" if live_only else ""
+    live = f", sum(CASE WHEN {in_force(day)} THEN rate ELSE 0 END) AS live_rate" if with_live else ""
+    return f"""
+        SELECT {k}contract_id, account_id, sum(CASE WHEN {final} THEN rate ELSE 0 END) AS value{live}
+        FROM {source}
+        WHERE {final} OR {in_force(day)}
+        GROUP BY {k}contract_id, account_id {having}
+    """
 
 
 def contract_values_sql(
@@ -236,6 +294,8 @@ def contract_values_sql(
             WHERE {in_force(d)}
             GROUP BY {k}contract_id, account_id {having}
         """
+    if options.annualization is Annualization.EXIT_RATE:
+        return _exit_rate_sql(d, live_only=live_only, source=source, k=k, with_live=with_live)
     ws, wb = _window(options.annualization, d)
     line_dated = options.annualization is Annualization.CURRENT_CONTRACT_YEAR
     coterm_revenue = options.co_term is CoTerm.CHANGE_REVENUE

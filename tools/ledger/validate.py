@@ -44,6 +44,8 @@ CHARGE_TYPES = ("recurring", "one_time", "usage_committed", "usage_overage", "se
 AMOUNT_PERIODS = ("month", "year", "term", "once")
 CHANGE_TYPES = ("new", "renewal", "expansion", "contraction", "cancellation")
 REMOVING_CHANGES = ("contraction", "cancellation")
+DISCOUNT_DURATIONS = ("finite", "permanent")
+"""How long a row's discount (amount below list_amount) lasts: for a limited time, or as long as the line."""
 
 AMOUNT_INTEGER_DIGITS = 24
 """Digits before the point. Amounts are held as DECIMAL(38,6), 32 integer digits: eight to spare for sums.
@@ -65,7 +67,7 @@ CURRENCY_PATTERN = "[A-Z]{3}"
 _PADDED_AMOUNT = f" *{AMOUNT_PATTERN} *"
 _PADDED_DATE = f" *{DATE_PATTERN} *"
 
-_READ_COLUMNS = (*REQUIRED_COLUMNS, "list_amount", "go_live_date", "line_id")
+_READ_COLUMNS = (*REQUIRED_COLUMNS, "list_amount", "go_live_date", "line_id", "discount_duration")
 """The ledger columns the checks and the KPIs use, besides the dimensions; line_id only breaks ties."""
 
 DIMENSION_LENGTH = 64
@@ -264,6 +266,15 @@ def _checks(dimensions: tuple[str, ...]) -> list[tuple[str, str]]:
         # Signs, not the product: two 15-digit amounts multiplied overflow DECIMAL(38,6).
         ("sign(amount_list) * sign(amount_net) < 0", "'list_amount and amount have opposite signs'"),
         (
+            f"trim(coalesce(discount_duration, '')) <> '' AND discount_duration NOT IN ({_in_list(DISCOUNT_DURATIONS)})",
+            f"'unknown discount_duration ''' || {_shown('discount_duration')} || ''' (expected "
+            f"{', '.join(DISCOUNT_DURATIONS)})'",
+        ),
+        (
+            "trim(coalesce(discount_duration, '')) <> '' AND (list_amount IS NULL OR trim(list_amount) = '')",
+            "'discount_duration needs list_amount: the price the discount is taken from'",
+        ),
+        (
             "charge_type = 'one_time' AND amount_period <> 'once'",
             "'a one_time line is charged once: amount_period must be ''once'''",
         ),
@@ -296,6 +307,7 @@ _CLEARLY_USABLE_COLUMNS = " AND ".join(
         # An amount is typed only when its text passed the rule: typed is passed.
         "amount_net IS NOT NULL",
         "(list_amount IS NULL OR amount_list IS NOT NULL)",
+        f"(discount_duration IS NULL OR (discount_duration IN ({_in_list(DISCOUNT_DURATIONS)}) AND amount_list IS NOT NULL))",
     )
 )
 
@@ -342,7 +354,7 @@ def _checked_sql(reader: str, present: set[str], dimensions: tuple[str, ...]) ->
     dates = ", ".join(f"{_date_reading(column)} AS {typed}" for column, typed in _DATE_COLUMNS)
     return f"""
         SELECT contract_id, account_id, charge_type, amount_period, change_type, currency,
-               amount_net, amount_list, s, e, signed, COALESCE(g, s) AS live, line_id{kept},
+               amount_net, amount_list, s, e, signed, COALESCE(g, s) AS live, line_id, discount_duration{kept},
                CASE WHEN {_clearly_usable(dimensions)} THEN '' ELSE concat_ws('; ', {reasons}) END AS reason
         FROM (
             SELECT *, {amount} AS amount_net, {list_amount} AS amount_list, {dates}
@@ -428,10 +440,16 @@ def _members(dimensions: tuple[str, ...]) -> str:
     )
 
 
+_DURATION = (
+    f"CASE WHEN discount_duration IN ({_in_list(DISCOUNT_DURATIONS)}) THEN discount_duration END AS discount_duration"
+)
+"""A usable row's discount duration: one of the vocabulary, or NULL when blank (read as permanent)."""
+
+
 def _usable(table: str, dimensions: tuple[str, ...]) -> str:
     return (
         "SELECT rowid + 1 AS row_no, currency, contract_id, account_id, charge_type, amount_period, change_type, "
-        f"amount_net, amount_list, s, e, e + 1 AS ex, signed, live, line_id{_members(dimensions)} "
+        f"amount_net, amount_list, s, e, e + 1 AS ex, signed, live, line_id, {_DURATION}{_members(dimensions)} "
         f"FROM {table} WHERE reason = ''"
     )
 
@@ -481,7 +499,7 @@ def _convert(
         SELECT u.row_no, u.currency, u.contract_id, u.account_id, u.charge_type, u.amount_period, u.change_type,
                CAST(u.amount_net * f.rate AS DECIMAL(38,6)) AS amount_net,
                CAST(u.amount_list * f.rate AS DECIMAL(38,6)) AS amount_list,
-               u.s, u.e, u.ex, u.signed, u.live, u.line_id{"".join(f", u.{dimension_column(d)}" for d in dimensions)}
+               u.s, u.e, u.ex, u.signed, u.live, u.line_id, u.discount_duration{"".join(f", u.{dimension_column(d)}" for d in dimensions)}
         FROM {lines} u JOIN (VALUES {rate_rows}) f(currency, rate) ON f.currency = u.currency
         """
     )

@@ -24,8 +24,8 @@ from datetime import date
 import duckdb
 
 from kpi_context.ontology.binding import Annualization
-from kpi_context.ontology.ledger_options import LedgerOptions
-from kpi_context.tools.ledger.sql import contract_values_sql, literal, priced_key
+from kpi_context.ontology.ledger_options import FullDiscount, LedgerOptions, RenewalUplift
+from kpi_context.tools.ledger.sql import contract_values_sql, in_force, literal, priced_key
 from kpi_context.tools.ledger.validate import FIRST_YEAR
 
 BEFORE_LEDGER = date(FIRST_YEAR - 1, 12, 31)
@@ -34,7 +34,14 @@ BEFORE_LEDGER = date(FIRST_YEAR - 1, 12, 31)
 
 def valued_key(options: LedgerOptions) -> tuple[object, ...]:
     """The options `valued_sql` depends on: equal keys, equal tables."""
-    return ("valued", *priced_key(options), options.annualization, options.short_terms, options.co_term)
+    return (
+        "valued",
+        *priced_key(options),
+        options.annualization,
+        options.short_terms,
+        options.co_term,
+        options.renewal_uplift,
+    )
 
 
 def _anniversaries(line_dated: bool, priced: str) -> str:
@@ -57,6 +64,52 @@ def _anniversaries(line_dated: bool, priced: str) -> str:
         ) years"""
 
 
+def _live(full_discount: FullDiscount) -> tuple[str, str, str]:
+    """(CTE, join, condition) deciding whether a contract is live on a stretch.
+
+    Live means a line in force with a positive run rate; with full discounts kept as contractions, a
+    line in force that was discounted to nothing (priced column `held`) keeps its contract live too.
+    """
+    match full_discount:
+        case FullDiscount.CHURN:
+            return "", "", "live_rate > 0"
+        case FullDiscount.CONTRACTION:
+            cte = f""",
+        held AS (SELECT DISTINCT contract_id, vf FROM stretched WHERE held AND {in_force("vf")})"""
+            return cte, "LEFT JOIN held h USING (contract_id, vf)", "(live_rate > 0 OR h.contract_id IS NOT NULL)"
+
+
+def _uplifts(renewal_uplift: RenewalUplift, priced: str) -> str:
+    """Rows (UNION ALL) for the increase a renewal signed ahead brings, live from its signature to its start.
+
+    A renewal contract (every line a renewal) signed before it starts adds, from signature to start, its run
+    rate on its first day less the run rate of the account's lines it renews — those ending the day before it
+    starts — when that is an increase. From its start the renewal's own value counts, as with the default.
+    A decrease is never counted early: known lower value is not deducted before it takes effect.
+    """
+    match renewal_uplift:
+        case RenewalUplift.AT_RENEWAL:
+            return ""
+        case RenewalUplift.WHEN_SIGNED:
+            return f"""
+        UNION ALL
+        SELECT r.contract_id, r.account_id, r.signed AS vf, r.cs AS vt, r.rate - COALESCE(e.rate, 0) AS value,
+               TRUE AS live
+        FROM (
+            SELECT contract_id, account_id, min(cs) AS cs, min(c_signed) AS signed,
+                   sum(CASE WHEN per <> 'once' AND s <= cs AND cs < ex THEN rate ELSE 0 END) AS rate
+            FROM {priced} WHERE c_renewal GROUP BY contract_id, account_id
+        ) r
+        LEFT JOIN (
+            SELECT n.contract_id, sum(p.rate) AS rate
+            FROM (SELECT DISTINCT contract_id, account_id, cs FROM {priced} WHERE c_renewal) n
+            JOIN {priced} p ON p.account_id = n.account_id AND p.contract_id <> n.contract_id
+                 AND p.per <> 'once' AND p.s < n.cs AND p.ex = n.cs
+            GROUP BY n.contract_id
+        ) e ON e.contract_id = r.contract_id
+        WHERE r.signed < r.cs AND r.rate > COALESCE(e.rate, 0)"""
+
+
 def valued_sql(options: LedgerOptions, priced: str) -> str:
     """The rows of table `valued` (module docstring), from the table `priced` priced under the same options."""
     line_dated = options.annualization is Annualization.CURRENT_CONTRACT_YEAR
@@ -72,6 +125,7 @@ def valued_sql(options: LedgerOptions, priced: str) -> str:
     valuation = contract_values_sql(
         options, "vf", live_only=False, source="stretched", keys=("vf", "vt"), with_live=True
     )
+    held, join, live = _live(options.full_discount)
     return f"""
         WITH stretches AS (
             SELECT contract_id, b AS vf, lead(b, 1, DATE 'infinity') OVER (PARTITION BY contract_id ORDER BY b) AS vt
@@ -79,11 +133,11 @@ def valued_sql(options: LedgerOptions, priced: str) -> str:
         ),
         stretched AS (
             SELECT p.*, st.vf, st.vt FROM {priced} p JOIN stretches st USING (contract_id)
-        )
+        ){held}
         SELECT contract_id, account_id,
                CASE WHEN vf = {literal(BEFORE_LEDGER)} THEN DATE '-infinity' ELSE vf END AS vf, vt,
-               value, live_rate > 0 AS live
-        FROM ({valuation}) v
+               value, {live} AS live
+        FROM ({valuation}) v {join}{_uplifts(options.renewal_uplift, priced)}
     """
 
 
