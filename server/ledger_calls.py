@@ -37,7 +37,7 @@ class LedgerSpec(BaseModel):
     )
     dataset: str | None = Field(default=None, description="Name of a dataset the server was started with.")
     fx_rates: dict[str, StrictInt | StrictFloat | Decimal] | None = Field(
-        default=None, description="Currency code → rate into the requested currency, for mixed-currency ledgers."
+        default=None, description="Currency code → rate into the requested currency."
     )
     dimensions: list[Annotated[str, Field(max_length=32)]] | None = Field(
         default=None,

@@ -54,7 +54,7 @@ async def compute_kpi(
     group_by: GroupByArg = None,
     where: WhereArg = None,
     override: Annotated[
-        bool, Field(description="true to compute against the organisation's locked rules; the value says so.")
+        bool, Field(description="true to deviate from the organisation's locked rules; the value says so.")
     ] = False,
     *,
     ctx: Context[Services, Any],

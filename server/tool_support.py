@@ -93,8 +93,8 @@ VariantArg = Annotated[
 PeriodArg = Annotated[
     PeriodText | Period | None,
     Field(
-        description="The period: '2026-Q3', '2026-09', '2026' or {'start': 'YYYY-MM-DD', 'end': 'YYYY-MM-DD'}. "
-        "A trailing-window KPI (NRR) is computed for the window ending at the period's close."
+        description="The period: '2026-Q3', '2026-09', '2026', 'FY2027-Q3' (with a profile) or {'start', 'end'} ISO dates. "
+        "A trailing-window KPI (NRR) takes the window ending at the period's close."
     ),
 ]
 AsOfArg = Annotated[date | None, Field(description="Date of a point-in-time KPI (ISO 8601).")]
@@ -132,7 +132,7 @@ LedgerRefArg = Annotated[
 LedgerArg = Annotated[
     DatasetName | LedgerSpec | None,
     Field(
-        description="Compute from contract lines instead of inputs: a dataset name the server was started "
+        description="Compute from contract lines: a dataset name the server was started "
         'with, or {"rows": [...]} (columns: resource kpi://ledger-format), optionally with "fx_rates".'
     ),
 ]

@@ -20,10 +20,10 @@ def example_document() -> dict[str, Any]:
 
 
 def minimal_document(**fields: Any) -> dict[str, Any]:
-    """A valid profile for organisation 'globex' on catalog 1.2.0, January fiscal year, no locks; override any field."""
+    """A valid profile for organisation 'globex' on catalog 1.3.0, January fiscal year, no locks; override any field."""
     document: dict[str, Any] = {
         "organisation": {"id": "globex", "name": "Globex"},
-        "catalog_version": "1.2.0",
+        "catalog_version": "1.3.0",
         "reporting_currency": "USD",
     }
     document.update(fields)
