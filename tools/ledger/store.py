@@ -17,6 +17,12 @@ refused with `dataset_unavailable` if it changes again, never served half-writte
 fingerprint is taken only for a recent file: any write to an older one moves its ctime. Only a few
 datasets are kept (least recently used first out); inline rows are never cached.
 
+The database runs under a memory limit with a private spill directory (removed with the store):
+DuckDB keeps what fits in memory and writes the rest of the checked and derived tables, and of
+large joins and sorts, to that directory, so a ledger of tens of millions of lines is computed in
+bounded memory rather than held whole in the process. (An in-memory database that spills was
+measured faster than a database file: a table that fits is never written at all.)
+
 Every call works on its own cursor: DuckDB gives each cursor its own connection (and its own
 temporary tables) on the shared database, so calls from different threads never see each
 other's working tables. The dictionary of cached tables is guarded by a lock; a table in use
@@ -27,9 +33,12 @@ from __future__ import annotations
 
 import hashlib
 import os
+import shutil
 import stat
+import tempfile
 import threading
 import time
+import weakref
 from collections import OrderedDict
 from collections.abc import Callable, Hashable, Iterator
 from contextlib import contextmanager
@@ -46,6 +55,11 @@ CACHED_DATASETS = 4
 DERIVED_PER_DATASET = 16
 """Tables derived from one dataset kept with it: conversions and, per set of options, the priced lines, the
 contract values through time and the accounts' live stretches (three tables)."""
+
+
+MEMORY_LIMIT = "512MB"
+"""DuckDB's buffer memory for the store's database; beyond it, tables and large operators spill to disk.
+The process's peak RSS is this, the interpreter and DuckDB's working allocations outside its buffers."""
 
 
 RACY_NS = 2_000_000_000
@@ -173,10 +187,11 @@ Builder = Callable[[duckdb.DuckDBPyConnection, str], None]
 class LedgerStore:
     """The engine's database and its least-recently-used cache of checked dataset tables."""
 
-    def __init__(self, capacity: int = CACHED_DATASETS) -> None:
+    def __init__(self, capacity: int = CACHED_DATASETS, memory_limit: str = MEMORY_LIMIT) -> None:
         if capacity < 1:
             raise ValueError("the store keeps at least one dataset")
         self._capacity = capacity
+        self._memory_limit = memory_limit
         self._lock = threading.Lock()
         self._db: duckdb.DuckDBPyConnection | None = None
         self._entries: OrderedDict[FileKey, CachedLedger] = OrderedDict()
@@ -197,7 +212,9 @@ class LedgerStore:
         with self._lock:
             if self._db is None:
                 # Opened on first use, so a server that never reads a ledger never starts a database.
-                self._db = duckdb.connect(":memory:")
+                self._db, directory = _open_database(self._memory_limit)
+                # Closed and removed with the store (or at exit): the file is a cache, never shared or kept.
+                weakref.finalize(self, _close_database, self._db, directory)
             cursor = self._db.cursor()
         try:
             yield cursor
@@ -352,3 +369,15 @@ class LedgerStore:
         with self.cursor() as cursor:
             for table in tables:
                 cursor.execute(f"DROP TABLE IF EXISTS {table}")
+
+
+def _open_database(memory_limit: str) -> tuple[duckdb.DuckDBPyConnection, Path]:
+    """A new in-memory database that spills to a private temporary directory."""
+    directory = Path(tempfile.mkdtemp(prefix="kpi-ledger-"))
+    config = {"memory_limit": memory_limit, "temp_directory": str(directory)}
+    return duckdb.connect(":memory:", config=config), directory
+
+
+def _close_database(db: duckdb.DuckDBPyConnection, directory: Path) -> None:
+    db.close()
+    shutil.rmtree(directory, ignore_errors=True)
