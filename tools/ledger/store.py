@@ -129,8 +129,55 @@ class OpenedFile:
         os.close(self.fd)
 
 
-def _recent(key: FileKey) -> bool:
-    return time.time_ns() - max(key.ctime_ns, key.mtime_ns) < RACY_NS
+@dataclass(frozen=True)
+class FileSetKey:
+    """What identifies the content of a set of dataset files (a Parquet directory or glob): each file's key."""
+
+    path: Path
+    """The directory the files were matched under: a set of the same dataset replaces an older one."""
+    members: tuple[FileKey, ...]
+
+
+class OpenedFileSet:
+    """Every file of a dataset of several files, opened and checked as one file is; DuckDB reads `readable`."""
+
+    def __init__(self, path: Path, files: tuple[Path, ...], shown: str) -> None:
+        self.path, self.shown = path, shown
+        self.files: list[OpenedFile] = []
+        try:
+            for file in files:
+                self.files.append(OpenedFile(file, shown))
+        except KpiError:
+            self.close()
+            raise
+        self.readable = tuple(file.readable for file in self.files)
+
+    def unavailable(self, why: str) -> KpiError:
+        return KpiError(ErrorCode.DATASET_UNAVAILABLE, f"dataset {self.shown!r} is unavailable: {why}", field="ledger")
+
+    def key(self) -> FileSetKey:
+        return FileSetKey(self.path, tuple(file.key() for file in self.files))
+
+    def fingerprint(self) -> bytes:
+        digest = hashlib.blake2b(digest_size=20)
+        for file in self.files:
+            digest.update(file.fingerprint())
+        return digest.digest()
+
+    def close(self) -> None:
+        for file in self.files:
+            file.close()
+
+
+Key = FileKey | FileSetKey
+Opened = OpenedFile | OpenedFileSet
+Readable = Path | tuple[Path, ...]
+"""Where DuckDB reads a dataset: the opened file, or each opened file of a set."""
+
+
+def _recent(key: Key) -> bool:
+    members = key.members if isinstance(key, FileSetKey) else (key,)
+    return any(time.time_ns() - max(m.ctime_ns, m.mtime_ns) < RACY_NS for m in members)
 
 
 @dataclass(frozen=True)
@@ -164,7 +211,7 @@ class CacheStats:
 class CachedLedger:
     """A checked table held by the store, with the tables derived from it and the calls using it."""
 
-    key: FileKey
+    key: Key
     checked: CheckedTable
     fingerprint: bytes | None = None
     """The content's digest while the file is recent enough for a change to share its timestamps; else None."""
@@ -177,8 +224,8 @@ class CachedLedger:
         return [self.checked.table, *self.derived.values()]
 
 
-Loader = Callable[[duckdb.DuckDBPyConnection, str, Path], CheckedTable]
-"""Reads the ledger at the given path into the named table on the given cursor and reports what it found."""
+Loader = Callable[[duckdb.DuckDBPyConnection, str, Readable], CheckedTable]
+"""Reads the ledger at the given path(s) into the named table on the given cursor and reports what it found."""
 
 Builder = Callable[[duckdb.DuckDBPyConnection, str], None]
 """Runs `CREATE <target> AS ...` on the given cursor, target being e.g. "TABLE derived_3" or "TEMP TABLE work_1"."""
@@ -194,8 +241,8 @@ class LedgerStore:
         self._memory_limit = memory_limit
         self._lock = threading.Lock()
         self._db: duckdb.DuckDBPyConnection | None = None
-        self._entries: OrderedDict[FileKey, CachedLedger] = OrderedDict()
-        self._loading: dict[FileKey, threading.Lock] = {}
+        self._entries: OrderedDict[Key, CachedLedger] = OrderedDict()
+        self._loading: dict[Key, threading.Lock] = {}
         self._next_table = 0
         self._loads = self._hits = self._derivations = self._derived_hits = self._evictions = 0
 
@@ -228,13 +275,20 @@ class LedgerStore:
             return f"{prefix}_{self._next_table}"
 
     @contextmanager
-    def checked(self, path: Path, load: Loader, *, shown: str | None = None) -> Iterator[CachedLedger]:
+    def checked(
+        self, path: Path, load: Loader, *, shown: str | None = None, files: tuple[Path, ...] = ()
+    ) -> Iterator[CachedLedger]:
         """The checked table of the file at `path`, read with `load` unless cached; held until the block ends.
 
         `shown` names the dataset in errors: a file gone is `dataset_unavailable`, one that is not a
         regular file `path_not_allowed`, one that keeps changing while it is read `dataset_unavailable`.
+        With `files` (a dataset of several files found under the directory `path`), every file is opened
+        and checked so, and the table is kept under the key of all of them: a file added, removed or
+        changed is another set, read anew.
         """
-        opened = OpenedFile(path, shown or path.name)
+        opened: Opened = (
+            OpenedFileSet(path, files, shown or path.name) if files else OpenedFile(path, shown or path.name)
+        )
         try:
             key = opened.key()
             entry = self._acquire(key)
@@ -270,7 +324,7 @@ class LedgerStore:
                     self._derived_hits += 1
             return table
 
-    def _acquire(self, key: FileKey) -> CachedLedger | None:
+    def _acquire(self, key: Key) -> CachedLedger | None:
         with self._lock:
             entry = self._entries.get(key)
             if entry is None:
@@ -280,7 +334,7 @@ class LedgerStore:
             self._hits += 1
             return entry
 
-    def _confirm(self, entry: CachedLedger, opened: OpenedFile) -> CachedLedger | None:
+    def _confirm(self, entry: CachedLedger, opened: Opened) -> CachedLedger | None:
         """A held entry of a recent file, if its content is still the one read; None (and it leaves) if not."""
         if opened.fingerprint() == entry.fingerprint:
             if not _recent(entry.key):
@@ -295,7 +349,7 @@ class LedgerStore:
         self._release(entry)
         return None
 
-    def _load(self, opened: OpenedFile, load: Loader) -> CachedLedger:
+    def _load(self, opened: Opened, load: Loader) -> CachedLedger:
         key = requested = opened.key()
         with self._lock:
             loading = self._loading.setdefault(requested, threading.Lock())
@@ -326,9 +380,7 @@ class LedgerStore:
             self._drop(unused)
             return entry
 
-    def _read_settled(
-        self, opened: OpenedFile, key: FileKey, load: Loader
-    ) -> tuple[FileKey, CheckedTable, bytes | None]:
+    def _read_settled(self, opened: Opened, key: Key, load: Loader) -> tuple[Key, CheckedTable, bytes | None]:
         """The file read and checked while its content stayed the same; read twice at most, else refused.
 
         A write during the read moves the file's ctime to the time of that write. For a file last changed
@@ -374,7 +426,10 @@ class LedgerStore:
 def _open_database(memory_limit: str) -> tuple[duckdb.DuckDBPyConnection, Path]:
     """A new in-memory database that spills to a private temporary directory."""
     directory = Path(tempfile.mkdtemp(prefix="kpi-ledger-"))
-    config = {"memory_limit": memory_limit, "temp_directory": str(directory)}
+    config: dict[str, str | bool | int | float | list[str]] = {
+        "memory_limit": memory_limit,
+        "temp_directory": str(directory),
+    }
     return duckdb.connect(":memory:", config=config), directory
 
 
