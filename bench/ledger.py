@@ -543,15 +543,24 @@ def ledger_file(lines: int, fmt: str) -> Path:
         return path
     import duckdb
 
+    if lines % TILE:
+        raise SystemExit(
+            f"a ledger of more than {TILE:,} lines is built from whole copies: give a multiple of {TILE:,}"
+        )
     base = ledger_file(TILE, fmt)
-    copies = -(-lines // TILE)
     reader = f"read_csv('{base}', header = true, all_varchar = true)" if fmt == "csv" else f"read_parquet('{base}')"
     ids = ", ".join(f"copy || '-' || {c} AS {c}" for c in ("contract_id", "account_id", "line_id"))
     rest = "* EXCLUDE (contract_id, account_id, line_id, copy)"
-    query = f"SELECT {ids}, {rest} FROM (SELECT * FROM {reader}, range({copies}) t(copy)) LIMIT {lines}"
+    query = f"SELECT {ids}, {rest} FROM range({lines // TILE}) t(copy), {reader}"
     partial = path.with_suffix(f".partial{path.suffix}")
     options = "(HEADER)" if fmt == "csv" else "(FORMAT parquet)"
-    con = duckdb.connect(config={"memory_limit": "1GB", "temp_directory": str(GENERATED / "tmp")})
+    # Row order does not matter to a ledger; not keeping it lets DuckDB stream the copies in bounded memory.
+    config: dict[str, str | bool | int | float | list[str]] = {
+        "memory_limit": "1GB",
+        "temp_directory": str(GENERATED / "tmp"),
+        "preserve_insertion_order": False,
+    }
+    con = duckdb.connect(config=config)
     con.execute(f"COPY ({query}) TO '{partial}' {options}")
     con.close()
     partial.rename(path)
