@@ -149,6 +149,8 @@ def _parquet_set(root: Path, name: str, raw_path: Path) -> Dataset | None:
     """
     parts = raw_path.parts
     glob_at = next((i for i, part in enumerate(parts) if _GLOB_CHARACTERS & set(part)), None)
+    if glob_at is not None and os.path.lexists(root / raw_path):
+        glob_at = None  # a file whose name holds '[' or '*' is that file, not a pattern
     if glob_at is None:
         if not (root / raw_path).is_dir():
             return None

@@ -123,3 +123,11 @@ def test_files_without_a_required_column_are_refused_naming_it(ctx, tmp_path):
         _arr(ctx, registry)
     assert info.value.code is ErrorCode.LEDGER_INVALID
     assert info.value.detail.details["missing_columns"] == ["currency"]
+
+
+def test_a_file_whose_name_looks_like_a_glob_is_that_one_file(ctx, tmp_path):
+    # "ledger[1].parquet" exists: it is the dataset (A1, 14,400), not a pattern matching "ledger1.parquet" (A2).
+    _write(tmp_path / "ledger[1].parquet", [A1])
+    _write(tmp_path / "ledger1.parquet", [A2])
+    registry = DatasetRegistry.from_cli(tmp_path, [f"lake={tmp_path}/ledger[1].parquet"])
+    assert _arr(ctx, registry) == Decimal(14400)
