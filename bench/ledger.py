@@ -494,11 +494,12 @@ def worker(mode: str, kpi: str, path: Path) -> None:
 def _run(mode: str, kpi: str, path: Path) -> dict[str, Any]:
     out = subprocess.run(
         [sys.executable, "-m", "bench.ledger", "--worker", mode, kpi, str(path)],
-        check=True,
         capture_output=True,
         text=True,
         cwd=REPO,
     )
+    if out.returncode != 0:
+        raise SystemExit(f"the {mode} worker on {path.name} failed:\n{out.stderr[-2000:]}")
     result: dict[str, Any] = json.loads(out.stdout.strip().splitlines()[-1])
     return result
 
