@@ -105,9 +105,9 @@ def _run_rate_applies(options: LedgerOptions) -> bool:
     lines), and divides each group of equal `den` once: trunc₁₂(U × Σnum × per_year ÷ (den × max(U, 1))).
     A contract is *regular* when it has no one-time line (a one-time part is not num × U) and every
     line is in force within the contract's span (cs ≤ eff, ex ≤ cex). Then on any day d a line is in
-    force, cs ≤ d < cex, so ws ≤ d < wb and U ≥ 1 — save a window of one day from a 30th to a 31st
-    under 30/360 (U = 0), which only a contract whose `cex` is a 31st can have, so those are not
-    regular. With U ≥ 1 the U cancels in the same rational, and its truncation is
+    force, ws ≤ d < cex, and wb = min(ws + 1 year, cex) > ws, so U ≥ 1 — save a window of one day from
+    a 30th to a 31st under 30/360 (U = 0), which only a window ending at `cex`, a 31st, can be: such
+    contracts are not regular. With U ≥ 1 the U cancels in the same rational, and its truncation is
     trunc₁₂(Σnum × per_year ÷ den): for den = per_year (monthly and yearly lines, one-year terms)
     exactly Σnum, which has six decimals. The value then depends only on which lines are in force,
     so it changes only where a line starts or ends: anniversaries need no stretch of their own.
