@@ -1,34 +1,29 @@
 """Ledger engine benchmark: ARR, NRR and the ARR bridge on a generated 1,000,000-line ledger.
 
-Each measurement runs in a fresh process, so its peak RSS is its own. Three implementations
-compute the same figures over the same file, in the same run:
+Four implementations compute the same figures over the same file, in the same run, and must agree
+to the cent:
 - the engine, `compute_from_ledger` on a named dataset;
-- the floor: one hand-written DuckDB query per KPI, no validation, no trace;
+- the first floor: one hand-written DuckDB query per KPI, types guessed by the reader, no validation;
+- the exact floor, made like for like: the file read with declared types, the ledger's validity
+  rules as a filter, exact DECIMAL money and a term line's rate divided on integers;
 - a straightforward pure-Python implementation (csv module, Decimal), streaming the file.
-All three must agree on the value.
 
-Engine and floor are each timed twice:
-- cold: the first call on the file, reading it (the engine also checks every row and keeps
-  the checked table; the floor reads only the columns its query needs);
-- warm: a call once the data is in memory (the engine's second call on the unchanged file,
-  served from its cache; the floor query run on a table already loaded from the file).
+Cold: the first call on the file, one fresh process each (so its peak RSS is its own), the engine
+and both floors interleaved, best of --repeat. Warm: in one process the engine (after its first
+call) and both floors (on tables loaded from the file, the exact one holding validated typed rows)
+are alternated, best of WARM_RUNS calls: the machine is shared, so they meet the same load.
+Targets: warm ≤ 1.0× and cold ≤ 2.0× the exact floor, pure Python ≥ 30× the engine warm, peak
+RSS ≤ 1 GB.
 
-The targets of issue 4 (≤ 1.5× the hand-written query, ≥ 20× faster than pure Python, peak
-RSS under 1 GB) are read like for like on the warm pair: engine warm ÷ floor warm, and
-pure Python ÷ engine warm — a server answers every call after the first on a dataset from
-its cached table, and the floor then gets its data already loaded too. Printed beside them:
-cold ÷ cold (the first call, reading and checking every row, against one query over the
-file) and engine warm ÷ floor cold (a call to the server against re-running the query on
-the file). Peak RSS is per process; the engine's holds the checked and priced tables.
+A series line compares a 24-month ARR series with the same 24 single calls, warm (target ≤ 0.2×,
+every point equal to its single value), and the board pack with its single calls. The scaling
+table runs the engine alone at each of --sizes (first call, warm ARR, NRR and bridge, peak RSS).
+Generated ledgers are kept under data/generated/ (gitignored) and reused.
 
-A last line compares a series with single values: a 24-month ARR series (one statement for all
-24 month ends) against the same 24 values from 24 warm compute_from_ledger calls, on the same
-file in the same process, both after a first call has read, priced and valued the ledger. The
-target is series ≤ 0.2× the sum of the singles; every point must equal its single value.
-
-    python -m bench.ledger                    # 1,000,000 lines, CSV, in a temporary directory
-    python -m bench.ledger --lines 200000 --format parquet
+    python -m bench.ledger                              # 1,000,000 lines, CSV; scaling to 5,000,000
+    python -m bench.ledger --lines 200000 --format parquet --sizes ''
     python -m bench.ledger --lines 100000 --series-only
+    python -m bench.ledger --scaling-only --sizes 20000000   # make bench-ledger-20m
 """
 
 from __future__ import annotations
