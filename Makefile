@@ -42,6 +42,11 @@ bench: $(STAMP)
 bench-ledger: $(STAMP)
 	$(BIN)/python -m bench.ledger
 
+# The scaling table's 20,000,000-line row (about 2.5 GB of CSV under data/generated/, gitignored; long).
+.PHONY: bench-ledger-20m
+bench-ledger-20m: $(STAMP)
+	$(BIN)/python -m bench.ledger --scaling-only --sizes 20000000
+
 # 32 official clients over HTTP for 60 s against the single process, then against --workers 2 (same run).
 .PHONY: bench-load bench-soak
 bench-load: $(STAMP)

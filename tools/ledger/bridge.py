@@ -87,8 +87,15 @@ def bridges(con: duckdb.DuckDBPyConnection, frame: Frame, options: LedgerOptions
         WITH {frame.ctes()}
         a AS (SELECT k, account_id, sum(value) AS value FROM ({live_values("d1")}) o GROUP BY k, account_id),
         b AS (SELECT k, account_id, sum(value) AS value FROM ({live_values("d2")}) c GROUP BY k, account_id),
-        -- the first day each account had recurring value in force: before the open, it is a returning customer
-        h AS (SELECT account_id, min(eff) AS since FROM priced WHERE per <> 'once' AND amt > 0 GROUP BY account_id),
+        -- the first day each account had recurring value in force: before the open, it is a returning customer.
+        -- Only an account live at the close and not at the open is ever asked, so only those are looked up.
+        fresh AS (
+            SELECT b.account_id FROM b WHERE NOT EXISTS (SELECT 1 FROM a WHERE a.k = b.k AND a.account_id = b.account_id)
+        ),
+        h AS (
+            SELECT account_id, min(eff) AS since FROM priced
+            WHERE per <> 'once' AND amt > 0 AND account_id IN (SELECT account_id FROM fresh) GROUP BY account_id
+        ),
         moved AS (
             SELECT pts.k, COALESCE(a.account_id, b.account_id) AS account_id,
                    COALESCE(a.value, 0) AS opening, COALESCE(b.value, 0) AS closing,

@@ -375,6 +375,16 @@ def _database_errors() -> Iterator[None]:
             field="ledger",
             details={"database_error": type(exc).__name__},
         ) from None
+    except (duckdb.OutOfMemoryException, duckdb.IOException) as exc:
+        # The store's memory limit and spill directory bound what one computation may hold; past them the
+        # ledger is too large for this server, not malformed.
+        raise KpiError(
+            ErrorCode.LEDGER_TOO_LARGE,
+            "the ledger needs more memory or temporary disk than the engine may use; retry when the server is "
+            "less busy, or give it more memory",
+            field="ledger",
+            details={"database_error": type(exc).__name__},
+        ) from None
     except duckdb.Error as exc:
         raise KpiError(
             ErrorCode.LEDGER_INVALID,

@@ -122,7 +122,68 @@ class LedgerFormat(StrEnum):
 class Dataset:
     name: str
     path: Path
+    """The file; for a set of Parquet files, the directory they were found under (hive partitions are read
+    from the part of each file's path below it)."""
     format: LedgerFormat
+    files: tuple[Path, ...] = ()
+    """For a Parquet directory or glob: every file it matched, resolved inside the data directory, sorted;
+    empty for a single file."""
+    pattern: str | None = None
+    """For a set: the glob under `path` its files are matched with, again at every read."""
+    names: tuple[str, ...] = ()
+    """For a set: each file's path below `path` as matched (before links are followed), in the order of `files`."""
+
+
+MAX_DATASET_FILES = 512
+"""Files one Parquet directory or glob may match: each is held open while it is read."""
+_GLOB_CHARACTERS = frozenset("*?[")
+_PARQUET_SUFFIXES = (".parquet", ".pq")
+
+
+def _parquet_set(root: Path, name: str, raw_path: Path) -> Dataset | None:
+    """A directory (every Parquet file below it) or a glob, as a dataset of several files; None for one file.
+
+    Only .parquet (.pq) files count. The directory, and every file matched, must resolve inside `root`:
+    a file reached through a symlink pointing out is refused, not skipped. A match with no Parquet file,
+    or more than MAX_DATASET_FILES, is refused too.
+    """
+    parts = raw_path.parts
+    glob_at = next((i for i, part in enumerate(parts) if _GLOB_CHARACTERS & set(part)), None)
+    if glob_at is not None and os.path.lexists(root / raw_path):
+        glob_at = None  # a file whose name holds '[' or '*' is that file, not a pattern
+    if glob_at is None:
+        if not (root / raw_path).is_dir():
+            return None
+        base, pattern = root / raw_path, "**/*"
+    else:
+        base, pattern = root / Path(*parts[:glob_at]), str(Path(*parts[glob_at:]))
+    shown = str(raw_path)
+    base = _inside(root, base, shown)
+    if not base.is_dir():
+        raise KpiError(ErrorCode.DATASET_NOT_FOUND, f"dataset {name!r}: no directory at {shown!r}", field="ledger")
+    files: dict[Path, str] = {}
+    for match in sorted(base.glob(pattern)):
+        # Only Parquet files count: an export's other files (_SUCCESS, checksums) and folders are not rows.
+        if match.suffix.lower() not in _PARQUET_SUFFIXES or match.is_dir():
+            continue
+        within = match.relative_to(base).as_posix()
+        resolved = _inside(root, match, f"{shown}: {within}")
+        if regular_file_status(resolved, within) is None:
+            continue  # gone since it was listed
+        # A file reached twice (through a link inside the directory) is read once.
+        files.setdefault(resolved, within)
+        if len(files) > MAX_DATASET_FILES:
+            raise KpiError(
+                ErrorCode.LEDGER_TOO_LARGE,
+                f"dataset {name!r} matches more than {MAX_DATASET_FILES} files; merge them into fewer, larger files",
+                field="ledger",
+                details={"limit": MAX_DATASET_FILES},
+            )
+    if not files:
+        raise KpiError(
+            ErrorCode.DATASET_NOT_FOUND, f"dataset {name!r}: {shown!r} matches no Parquet file", field="ledger"
+        )
+    return Dataset(name, base, LedgerFormat.PARQUET, tuple(files), pattern, tuple(files.values()))
 
 
 def _inside(data_dir: Path, candidate: Path, shown: str) -> Path:
@@ -202,7 +263,9 @@ class DatasetRegistry:
         """Build from `--data-dir DIR`, repeated `--dataset NAME=PATH` and repeated `--dimension NAME`.
 
         PATH is read as any command-line path (relative to the working directory) and must lie
-        inside DIR. A path named in a tool call instead is relative to DIR. Each NAME is a dimension
+        inside DIR. It may also be a directory of Parquet files (hive partitions such as
+        `region=emea/` read as columns) or a glob such as `export/*.parquet`: every file matched
+        must lie inside DIR too. A path named in a tool call instead is relative to DIR. Each NAME is a dimension
         column the datasets carry beyond the built-in ones (segment, region, product, plan, industry).
         """
         declared = check_dimensions(list(dimensions), "dimension")
@@ -219,7 +282,8 @@ class DatasetRegistry:
                 raise KpiError(ErrorCode.INVALID_ARGUMENT, f"dataset {spec!r} is not NAME=PATH", field="dataset")
             if name in found:
                 raise KpiError(ErrorCode.INVALID_ARGUMENT, f"dataset {name!r} is given twice", field="dataset")
-            found[name] = cls._locate(root, name, Path(raw_path.strip()).absolute())
+            path = Path(raw_path.strip()).absolute()
+            found[name] = _parquet_set(root, name, path) or cls._locate(root, name, path)
         return cls(root, MappingProxyType(found), dimensions=declared)
 
     @staticmethod
@@ -242,6 +306,11 @@ class DatasetRegistry:
                 field="ledger",
             )
         known = self.datasets.get(reference)
+        if known is not None and known.pattern is not None:
+            # Matched again at read time: files may have come or gone, and each must still resolve inside.
+            found = _parquet_set(self.data_dir, known.name, known.path / known.pattern)
+            assert found is not None
+            return found
         if known is not None:
             # Checked again at read time: the file or a link on its path may have changed since start.
             return Dataset(known.name, _inside(self.data_dir, known.path, known.name), known.format)

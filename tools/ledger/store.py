@@ -17,6 +17,12 @@ refused with `dataset_unavailable` if it changes again, never served half-writte
 fingerprint is taken only for a recent file: any write to an older one moves its ctime. Only a few
 datasets are kept (least recently used first out); inline rows are never cached.
 
+The database runs under a memory limit with a private spill directory (removed with the store):
+DuckDB keeps what fits in memory and writes the rest of the checked and derived tables, and of
+large joins and sorts, to that directory, so a ledger of tens of millions of lines is computed in
+bounded memory rather than held whole in the process. (An in-memory database that spills was
+measured faster than a database file: a table that fits is never written at all.)
+
 Every call works on its own cursor: DuckDB gives each cursor its own connection (and its own
 temporary tables) on the shared database, so calls from different threads never see each
 other's working tables. The dictionary of cached tables is guarded by a lock; a table in use
@@ -27,9 +33,12 @@ from __future__ import annotations
 
 import hashlib
 import os
+import shutil
 import stat
+import tempfile
 import threading
 import time
+import weakref
 from collections import OrderedDict
 from collections.abc import Callable, Hashable, Iterator
 from contextlib import contextmanager
@@ -46,6 +55,11 @@ CACHED_DATASETS = 4
 DERIVED_PER_DATASET = 16
 """Tables derived from one dataset kept with it: conversions and, per set of options, the priced lines, the
 contract values through time and the accounts' live stretches (three tables)."""
+
+
+MEMORY_LIMIT = "512MB"
+"""DuckDB's buffer memory for the store's database; beyond it, tables and large operators spill to disk.
+The process's peak RSS is this, the interpreter and DuckDB's working allocations outside its buffers."""
 
 
 RACY_NS = 2_000_000_000
@@ -115,8 +129,55 @@ class OpenedFile:
         os.close(self.fd)
 
 
-def _recent(key: FileKey) -> bool:
-    return time.time_ns() - max(key.ctime_ns, key.mtime_ns) < RACY_NS
+@dataclass(frozen=True)
+class FileSetKey:
+    """What identifies the content of a set of dataset files (a Parquet directory or glob): each file's key."""
+
+    path: Path
+    """The directory the files were matched under: a set of the same dataset replaces an older one."""
+    members: tuple[FileKey, ...]
+
+
+class OpenedFileSet:
+    """Every file of a dataset of several files, opened and checked as one file is; DuckDB reads `readable`."""
+
+    def __init__(self, path: Path, files: tuple[Path, ...], shown: str) -> None:
+        self.path, self.shown = path, shown
+        self.files: list[OpenedFile] = []
+        try:
+            for file in files:
+                self.files.append(OpenedFile(file, shown))
+        except KpiError:
+            self.close()
+            raise
+        self.readable = tuple(file.readable for file in self.files)
+
+    def unavailable(self, why: str) -> KpiError:
+        return KpiError(ErrorCode.DATASET_UNAVAILABLE, f"dataset {self.shown!r} is unavailable: {why}", field="ledger")
+
+    def key(self) -> FileSetKey:
+        return FileSetKey(self.path, tuple(file.key() for file in self.files))
+
+    def fingerprint(self) -> bytes:
+        digest = hashlib.blake2b(digest_size=20)
+        for file in self.files:
+            digest.update(file.fingerprint())
+        return digest.digest()
+
+    def close(self) -> None:
+        for file in self.files:
+            file.close()
+
+
+Key = FileKey | FileSetKey
+Opened = OpenedFile | OpenedFileSet
+Readable = Path | tuple[Path, ...]
+"""Where DuckDB reads a dataset: the opened file, or each opened file of a set."""
+
+
+def _recent(key: Key) -> bool:
+    members = key.members if isinstance(key, FileSetKey) else (key,)
+    return any(time.time_ns() - max(m.ctime_ns, m.mtime_ns) < RACY_NS for m in members)
 
 
 @dataclass(frozen=True)
@@ -150,7 +211,7 @@ class CacheStats:
 class CachedLedger:
     """A checked table held by the store, with the tables derived from it and the calls using it."""
 
-    key: FileKey
+    key: Key
     checked: CheckedTable
     fingerprint: bytes | None = None
     """The content's digest while the file is recent enough for a change to share its timestamps; else None."""
@@ -163,8 +224,8 @@ class CachedLedger:
         return [self.checked.table, *self.derived.values()]
 
 
-Loader = Callable[[duckdb.DuckDBPyConnection, str, Path], CheckedTable]
-"""Reads the ledger at the given path into the named table on the given cursor and reports what it found."""
+Loader = Callable[[duckdb.DuckDBPyConnection, str, Readable], CheckedTable]
+"""Reads the ledger at the given path(s) into the named table on the given cursor and reports what it found."""
 
 Builder = Callable[[duckdb.DuckDBPyConnection, str], None]
 """Runs `CREATE <target> AS ...` on the given cursor, target being e.g. "TABLE derived_3" or "TEMP TABLE work_1"."""
@@ -173,14 +234,15 @@ Builder = Callable[[duckdb.DuckDBPyConnection, str], None]
 class LedgerStore:
     """The engine's database and its least-recently-used cache of checked dataset tables."""
 
-    def __init__(self, capacity: int = CACHED_DATASETS) -> None:
+    def __init__(self, capacity: int = CACHED_DATASETS, memory_limit: str = MEMORY_LIMIT) -> None:
         if capacity < 1:
             raise ValueError("the store keeps at least one dataset")
         self._capacity = capacity
+        self._memory_limit = memory_limit
         self._lock = threading.Lock()
         self._db: duckdb.DuckDBPyConnection | None = None
-        self._entries: OrderedDict[FileKey, CachedLedger] = OrderedDict()
-        self._loading: dict[FileKey, threading.Lock] = {}
+        self._entries: OrderedDict[Key, CachedLedger] = OrderedDict()
+        self._loading: dict[Key, threading.Lock] = {}
         self._next_table = 0
         self._loads = self._hits = self._derivations = self._derived_hits = self._evictions = 0
 
@@ -197,7 +259,9 @@ class LedgerStore:
         with self._lock:
             if self._db is None:
                 # Opened on first use, so a server that never reads a ledger never starts a database.
-                self._db = duckdb.connect(":memory:")
+                self._db, directory = _open_database(self._memory_limit)
+                # Closed and removed with the store (or at exit): the file is a cache, never shared or kept.
+                weakref.finalize(self, _close_database, self._db, directory)
             cursor = self._db.cursor()
         try:
             yield cursor
@@ -211,13 +275,20 @@ class LedgerStore:
             return f"{prefix}_{self._next_table}"
 
     @contextmanager
-    def checked(self, path: Path, load: Loader, *, shown: str | None = None) -> Iterator[CachedLedger]:
+    def checked(
+        self, path: Path, load: Loader, *, shown: str | None = None, files: tuple[Path, ...] = ()
+    ) -> Iterator[CachedLedger]:
         """The checked table of the file at `path`, read with `load` unless cached; held until the block ends.
 
         `shown` names the dataset in errors: a file gone is `dataset_unavailable`, one that is not a
         regular file `path_not_allowed`, one that keeps changing while it is read `dataset_unavailable`.
+        With `files` (a dataset of several files found under the directory `path`), every file is opened
+        and checked so, and the table is kept under the key of all of them: a file added, removed or
+        changed is another set, read anew.
         """
-        opened = OpenedFile(path, shown or path.name)
+        opened: Opened = (
+            OpenedFileSet(path, files, shown or path.name) if files else OpenedFile(path, shown or path.name)
+        )
         try:
             key = opened.key()
             entry = self._acquire(key)
@@ -253,7 +324,7 @@ class LedgerStore:
                     self._derived_hits += 1
             return table
 
-    def _acquire(self, key: FileKey) -> CachedLedger | None:
+    def _acquire(self, key: Key) -> CachedLedger | None:
         with self._lock:
             entry = self._entries.get(key)
             if entry is None:
@@ -263,7 +334,7 @@ class LedgerStore:
             self._hits += 1
             return entry
 
-    def _confirm(self, entry: CachedLedger, opened: OpenedFile) -> CachedLedger | None:
+    def _confirm(self, entry: CachedLedger, opened: Opened) -> CachedLedger | None:
         """A held entry of a recent file, if its content is still the one read; None (and it leaves) if not."""
         if opened.fingerprint() == entry.fingerprint:
             if not _recent(entry.key):
@@ -278,7 +349,7 @@ class LedgerStore:
         self._release(entry)
         return None
 
-    def _load(self, opened: OpenedFile, load: Loader) -> CachedLedger:
+    def _load(self, opened: Opened, load: Loader) -> CachedLedger:
         key = requested = opened.key()
         with self._lock:
             loading = self._loading.setdefault(requested, threading.Lock())
@@ -309,9 +380,7 @@ class LedgerStore:
             self._drop(unused)
             return entry
 
-    def _read_settled(
-        self, opened: OpenedFile, key: FileKey, load: Loader
-    ) -> tuple[FileKey, CheckedTable, bytes | None]:
+    def _read_settled(self, opened: Opened, key: Key, load: Loader) -> tuple[Key, CheckedTable, bytes | None]:
         """The file read and checked while its content stayed the same; read twice at most, else refused.
 
         A write during the read moves the file's ctime to the time of that write. For a file last changed
@@ -352,3 +421,18 @@ class LedgerStore:
         with self.cursor() as cursor:
             for table in tables:
                 cursor.execute(f"DROP TABLE IF EXISTS {table}")
+
+
+def _open_database(memory_limit: str) -> tuple[duckdb.DuckDBPyConnection, Path]:
+    """A new in-memory database that spills to a private temporary directory."""
+    directory = Path(tempfile.mkdtemp(prefix="kpi-ledger-"))
+    config: dict[str, str | bool | int | float | list[str]] = {
+        "memory_limit": memory_limit,
+        "temp_directory": str(directory),
+    }
+    return duckdb.connect(":memory:", config=config), directory
+
+
+def _close_database(db: duckdb.DuckDBPyConnection, directory: Path) -> None:
+    db.close()
+    shutil.rmtree(directory, ignore_errors=True)

@@ -26,6 +26,7 @@ from pathlib import Path
 import duckdb
 
 from kpi_context.tools.errors import ErrorCode, KpiError
+from kpi_context.tools.ledger.parquet_sets import set_reader
 from kpi_context.tools.ledger.source import (
     BUILTIN_DIMENSIONS,
     REQUIRED_COLUMNS,
@@ -35,7 +36,7 @@ from kpi_context.tools.ledger.source import (
     LedgerSource,
     inline_jsonl,
 )
-from kpi_context.tools.ledger.store import Builder, CheckedTable, LedgerStore
+from kpi_context.tools.ledger.store import Builder, CheckedTable, LedgerStore, Readable
 
 REJECTIONS_LISTED = 1_000
 """Rejected rows listed one by one in a result; all of them are counted regardless."""
@@ -124,7 +125,7 @@ def read_checked(
     *,
     dataset: Dataset,
     temporary: bool = False,
-    opened: Path | None = None,
+    opened: Readable | None = None,
     dimensions: tuple[str, ...] = BUILTIN_DIMENSIONS,
 ) -> CheckedTable:
     """Read `dataset` into a new checked `table`; a file that cannot be read, or lacks a column, is refused.
@@ -133,7 +134,22 @@ def read_checked(
     file it has already opened and checked is a regular file); messages still name the dataset's file.
     `dimensions` are the dimension columns to keep (one the file lacks reads as unassigned on every row).
     """
-    path = opened or dataset.path
+    if dataset.files:
+        readable = opened if isinstance(opened, tuple) else dataset.files
+        try:
+            reader = set_reader(con, dataset, readable)
+            _create_checked(con, table, reader, temporary, dimensions)
+        except duckdb.Error as exc:
+            message = _first_line(exc)
+            for path, file in zip(readable, dataset.files, strict=True):
+                message = message.replace(str(path), file.name)
+            raise KpiError(
+                ErrorCode.LEDGER_INVALID,
+                f"dataset {dataset.name!r} could not be read as parquet: {message}",
+                field="ledger",
+            ) from None
+        return _summary(con, table)
+    path = opened if isinstance(opened, Path) else dataset.path
     try:
         try:
             _create_checked(con, table, _reader(dataset.format, path, dimensions), temporary, dimensions)
@@ -420,10 +436,10 @@ def open_ledger(store: LedgerStore, source: LedgerSource, requested_currency: st
                 yield _open(con, source, checked, requested_currency, build_here)
             case Dataset() as dataset:
 
-                def load(cursor: duckdb.DuckDBPyConnection, table: str, opened: Path) -> CheckedTable:
+                def load(cursor: duckdb.DuckDBPyConnection, table: str, opened: Readable) -> CheckedTable:
                     return read_checked(cursor, table, dataset=dataset, opened=opened, dimensions=source.dimensions)
 
-                with store.checked(dataset.path, load, shown=dataset.name) as held:
+                with store.checked(dataset.path, load, shown=dataset.name, files=dataset.files) as held:
 
                     def build_kept(key: Hashable, build: Builder) -> str:
                         # Past the store's bound for one dataset, a derived table lives only for the call.

@@ -24,8 +24,15 @@ from datetime import date
 import duckdb
 
 from kpi_context.ontology.binding import Annualization
-from kpi_context.ontology.ledger_options import FullDiscount, LedgerOptions, RenewalUplift
-from kpi_context.tools.ledger.sql import contract_values_sql, in_force, literal, priced_key
+from kpi_context.ontology.ledger_options import (
+    CoTerm,
+    DayCount,
+    FullDiscount,
+    LedgerOptions,
+    RenewalUplift,
+    ShortTerms,
+)
+from kpi_context.tools.ledger.sql import contract_values_sql, exact_div, in_force, literal, priced_key, units_per_year
 from kpi_context.tools.ledger.validate import FIRST_YEAR
 
 BEFORE_LEDGER = date(FIRST_YEAR - 1, 12, 31)
@@ -112,6 +119,78 @@ def _uplifts(renewal_uplift: RenewalUplift, priced: str) -> str:
 
 def valued_sql(options: LedgerOptions, priced: str) -> str:
     """The rows of table `valued` (module docstring), from the table `priced` priced under the same options."""
+    if not _run_rate_applies(options):
+        return _general_sql(options, priced)
+    per_year = units_per_year(options.day_count)
+    # A window [ws, wb) never shorter than one unit, except a single day from a 30th to a 31st under 30/360.
+    short_window = "day(any_value(cex)) = 31" if options.day_count is DayCount.BY_MONTH else "false"
+    return f"""
+        WITH regular AS (
+            SELECT contract_id,
+                   bool_and(per <> 'once' AND cs <= eff AND ex <= cex) AND NOT ({short_window}) AS regular
+            FROM {priced} GROUP BY contract_id
+        ),
+        irregular_lines AS (SELECT p.* FROM {priced} p JOIN regular r USING (contract_id) WHERE NOT r.regular),
+        regular_lines AS (SELECT p.* FROM {priced} p JOIN regular r USING (contract_id) WHERE r.regular),
+        breakpoints AS (
+            SELECT DISTINCT contract_id, b FROM (
+                SELECT contract_id, eff AS b FROM regular_lines UNION ALL SELECT contract_id, ex FROM regular_lines
+            ) days
+        ),
+        stretches AS (
+            SELECT contract_id, b AS vf, lead(b, 1, DATE 'infinity') OVER (PARTITION BY contract_id ORDER BY b) AS vt
+            FROM breakpoints
+        ),
+        groups AS (
+            SELECT p.contract_id, p.account_id, st.vf, st.vt, p.den, sum(p.num) AS num, sum(p.rate) AS live_rate
+            FROM regular_lines p JOIN stretches st ON st.contract_id = p.contract_id AND p.eff <= st.vf AND st.vf < p.ex
+            GROUP BY p.contract_id, p.account_id, st.vf, st.vt, p.den
+        )
+        SELECT contract_id, account_id, vf, vt,
+               sum(CASE WHEN den = {per_year} THEN CAST(num AS DECIMAL(38,12))
+                        ELSE {exact_div("num", per_year, "den")} END) AS value,
+               sum(live_rate) > 0 AS live
+        FROM groups GROUP BY contract_id, account_id, vf, vt
+        UNION ALL
+        SELECT * FROM ({_general_sql(options, "irregular_lines")}) g
+    """
+
+
+def _run_rate_applies(options: LedgerOptions) -> bool:
+    """Whether the current-contract-year value of a regular contract is its in-force lines' yearly rates.
+
+    Under current-contract-year annualization, short terms annualized and run-rate co-terming,
+    `sql.contract_values_sql` values a contract on day d from its lines in force on d, each line's
+    part being num × U, where U = units(ws, wb) is the contract's window on d (the same for all its
+    lines), and divides each group of equal `den` once: trunc₁₂(U × Σnum × per_year ÷ (den × max(U, 1))).
+    A contract is *regular* when it has no one-time line (a one-time part is not num × U) and every
+    line is in force within the contract's span (cs ≤ eff, ex ≤ cex). Then on any day d a line is in
+    force, ws ≤ d < cex, and wb = min(ws + 1 year, cex) > ws, so U ≥ 1 — save a window of one day from
+    a 30th to a 31st under 30/360 (U = 0), which only a window ending at `cex`, a 31st, can be: such
+    contracts are not regular. With U ≥ 1 the U cancels in the same rational, and its truncation is
+    trunc₁₂(Σnum × per_year ÷ den): for den = per_year (monthly and yearly lines, one-year terms)
+    exactly Σnum, which has six decimals. The value then depends only on which lines are in force,
+    so it changes only where a line starts or ends: anniversaries need no stretch of their own.
+    Every day's value is the same as the general path's; only its intermediate products are smaller
+    (the general path multiplies by U before dividing, and refuses as out_of_range a term amount so
+    large that this product leaves HUGEINT, where this path still gives the value). Other contracts
+    go through the general path unchanged.
+    """
+    # Only under the day counts whose windows the argument above covers: under nl_365 a one-day window
+    # on 29 February is zero units too. The fast path reads neither held (fully discounted) lines nor
+    # renewal uplifts, so those conventions take the general path.
+    return (
+        options.annualization is Annualization.CURRENT_CONTRACT_YEAR
+        and options.short_terms is ShortTerms.ANNUALIZE
+        and options.co_term is CoTerm.RUN_RATE
+        and options.day_count in (DayCount.BY_MONTH, DayCount.ACTUAL_365, DayCount.ACTUAL_ACTUAL)
+        and options.full_discount is FullDiscount.CHURN
+        and options.renewal_uplift is RenewalUplift.AT_RENEWAL
+    )
+
+
+def _general_sql(options: LedgerOptions, priced: str) -> str:
+    """The rows of `valued` for the contracts in `priced`, each valued on the first day of every stretch."""
     line_dated = options.annualization is Annualization.CURRENT_CONTRACT_YEAR
     # The days a contract's value can change on: its lines' first and first-excluded days (in force from
     # `eff` to `ex`), the anniversaries that move the contract year, and one day before them all.

@@ -338,3 +338,12 @@ def test_any_other_database_error_is_translated_and_its_text_withheld():
     assert (detail.code, detail.field) == (ErrorCode.LEDGER_INVALID, "ledger")
     assert "Binder" not in detail.message and "secret_path" not in detail.message
     assert detail.details == {"database_error": "BinderException"}
+
+
+def test_running_out_of_the_engines_memory_is_ledger_too_large_not_an_invalid_ledger():
+    with pytest.raises(KpiError) as info, _database_errors():
+        raise duckdb.OutOfMemoryException("Out of Memory Error: failed to allocate data of size 512.0 MiB")
+    detail = info.value.detail
+    assert (detail.code, detail.field) == (ErrorCode.LEDGER_TOO_LARGE, "ledger")
+    assert "512" not in detail.message
+    assert detail.details == {"database_error": "OutOfMemoryException"}

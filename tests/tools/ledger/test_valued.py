@@ -13,6 +13,7 @@ import subprocess
 import sys
 from collections.abc import Iterator
 from datetime import date, timedelta
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -24,7 +25,7 @@ from kpi_context.tools.ledger.source import DatasetRegistry, InlineRows, LedgerS
 from kpi_context.tools.ledger.sql import contract_values_sql, literal, priced_sql
 from kpi_context.tools.ledger.store import LedgerStore
 from kpi_context.tools.ledger.validate import open_ledger
-from kpi_context.tools.ledger.valued import valued_sql
+from kpi_context.tools.ledger.valued import _general_sql, _run_rate_applies, valued_sql
 from tests.support.ledgers import line
 
 REPO = Path(__file__).resolve().parents[3]
@@ -175,3 +176,54 @@ def test_the_table_holds_each_days_own_valuation_around_leap_day_anniversaries(o
         # Every day from 2022 to 2030, each anniversary of 29 February (1 March in common years) among them.
         days = [date(2022, 1, 1) + timedelta(days=n) for n in range(9 * 365)]
         assert _stale(opened.con, options, days) == []
+
+
+# --- the run-rate path: default ARR rules, where a line's contract-year value is its yearly rate ----------
+
+
+def _values_on_change_days(con: duckdb.DuckDBPyConnection, table: str, days: str) -> set[tuple[object, ...]]:
+    return set(
+        con.execute(
+            f"SELECT d.d, v.contract_id, v.account_id, v.value, v.live FROM {table} v "
+            f"JOIN {days} d ON v.vf <= d.d AND d.d < v.vt"
+        ).fetchall()
+    )
+
+
+def test_the_run_rate_path_gives_the_general_paths_value_on_every_change_day_of_a_generated_ledger(generated):
+    con, lines = generated
+    options = LedgerOptions()
+    assert _run_rate_applies(options)
+    con.execute(f"CREATE OR REPLACE TEMP TABLE priced AS {priced_sql(options, lines)}")
+    con.execute(f"CREATE OR REPLACE TEMP TABLE fast AS {valued_sql(options, 'priced')}")
+    con.execute(f"CREATE OR REPLACE TEMP TABLE general AS {_general_sql(options, 'priced')}")
+    # Every day either table's value can change on, and the day before each: all the values either holds.
+    con.execute(
+        "CREATE OR REPLACE TEMP TABLE change_days AS SELECT DISTINCT d FROM ("
+        "SELECT vf AS d FROM fast UNION SELECT vf FROM general UNION SELECT vf - 1 FROM general) x WHERE isfinite(d)"
+    )
+    fast = _values_on_change_days(con, "fast", "change_days")
+    assert fast == _values_on_change_days(con, "general", "change_days")
+    assert len(fast) > 1000
+    # The path was taken: without anniversaries, regular contracts have fewer stretches.
+    (fewer,) = con.execute("SELECT (SELECT count(*) FROM fast) < (SELECT count(*) FROM general)").fetchone() or (None,)
+    assert fewer is True
+
+
+def test_a_contract_whose_last_day_is_alone_in_its_contract_year_is_worth_nothing_that_day_under_30_360():
+    # Started 2024-03-30, ending 2025-03-30 (a year and a day), 12,000 a year, 30/360, current contract year.
+    # On 2025-03-29 the contract year is [2024-03-30, 2025-03-30): 360 units, value 12,000 × 360 ÷ 360 = 12,000.
+    # On 2025-03-30 the year turns: [2025-03-30, 2025-03-31) is 0 units under 30/360 (the 31st counts as the
+    # 30th after a 30th), so the line's part is 12,000 × 0 and the value 0, though the line is still in force.
+    # The run-rate path would say 12,000: this contract is not regular and takes the general path.
+    store = LedgerStore()
+    rows = (line(start_date="2024-03-30", end_date="2025-03-30", signed_date="2024-03-01"),)
+    with open_ledger(store, LedgerSource("inline", InlineRows(rows)), None) as opened:
+        _tables(opened.con, opened.lines, LedgerOptions())
+        found = dict(
+            opened.con.execute(
+                "SELECT d, v.value FROM valued v JOIN (VALUES (DATE '2025-03-29'), (DATE '2025-03-30')) t(d) "
+                "ON v.vf <= t.d AND t.d < v.vt WHERE v.live ORDER BY d"
+            ).fetchall()
+        )
+    assert found == {date(2025, 3, 29): Decimal("12000"), date(2025, 3, 30): Decimal("0")}
