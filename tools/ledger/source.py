@@ -24,6 +24,7 @@ from types import MappingProxyType
 from typing import Any
 
 from kpi_context.tools.errors import ErrorCode, KpiError
+from kpi_context.tools.ledger.remote import WarehouseTable, parse_warehouse
 from kpi_context.tools.ledger.store import LedgerStore
 
 MAX_LEDGER_NAME = 200
@@ -189,7 +190,7 @@ class DatasetRegistry:
 
     data_dir: Path | None
     """None when the operator configured no directory: then only inline rows can be computed."""
-    datasets: Mapping[str, Dataset] = field(default_factory=lambda: MappingProxyType({}))
+    datasets: Mapping[str, Dataset | WarehouseTable] = field(default_factory=lambda: MappingProxyType({}))
     store: LedgerStore = field(default_factory=LedgerStore, compare=False, repr=False)
     """The engine's database: checked dataset tables are kept there from one call to the next."""
     dimensions: tuple[str, ...] = BUILTIN_DIMENSIONS
@@ -197,13 +198,18 @@ class DatasetRegistry:
 
     @classmethod
     def from_cli(
-        cls, data_dir: str | Path, specs: Iterable[str] = (), dimensions: Iterable[str] = ()
+        cls,
+        data_dir: str | Path,
+        specs: Iterable[str] = (),
+        dimensions: Iterable[str] = (),
+        pg_password_file: Path | None = None,
     ) -> DatasetRegistry:
         """Build from `--data-dir DIR`, repeated `--dataset NAME=PATH` and repeated `--dimension NAME`.
 
         PATH is read as any command-line path (relative to the working directory) and must lie
         inside DIR. A path named in a tool call instead is relative to DIR. Each NAME is a dimension
         column the datasets carry beyond the built-in ones (segment, region, product, plan, industry).
+        PATH may instead be a table in PostgreSQL or Spark (`remote.parse_warehouse`).
         """
         declared = check_dimensions(list(dimensions), "dimension")
         root = Path(data_dir).resolve()
@@ -219,7 +225,8 @@ class DatasetRegistry:
                 raise KpiError(ErrorCode.INVALID_ARGUMENT, f"dataset {spec!r} is not NAME=PATH", field="dataset")
             if name in found:
                 raise KpiError(ErrorCode.INVALID_ARGUMENT, f"dataset {name!r} is given twice", field="dataset")
-            found[name] = cls._locate(root, name, Path(raw_path.strip()).absolute())
+            warehouse = parse_warehouse(name, raw_path.strip(), pg_password_file)
+            found[name] = warehouse or cls._locate(root, name, Path(raw_path.strip()).absolute())
         return cls(root, MappingProxyType(found), dimensions=declared)
 
     @staticmethod
@@ -232,7 +239,7 @@ class DatasetRegistry:
             )
         return Dataset(name, path, LedgerFormat.of(path))
 
-    def resolve(self, reference: str) -> Dataset:
+    def resolve(self, reference: str) -> Dataset | WarehouseTable:
         """A registered name, or a file path relative to the data directory."""
         if self.data_dir is None:
             raise KpiError(
@@ -242,6 +249,8 @@ class DatasetRegistry:
                 field="ledger",
             )
         known = self.datasets.get(reference)
+        if isinstance(known, WarehouseTable):
+            return known
         if known is not None:
             # Checked again at read time: the file or a link on its path may have changed since start.
             return Dataset(known.name, _inside(self.data_dir, known.path, known.name), known.format)
@@ -266,7 +275,7 @@ class LedgerSource:
     """A ledger to read, and the exchange rates the caller supplied for it (currency → rate to the result's)."""
 
     name: str
-    origin: Dataset | InlineRows
+    origin: Dataset | InlineRows | WarehouseTable
     fx_rates: Mapping[str, Decimal] = field(default_factory=lambda: MappingProxyType({}))
     dimensions: tuple[str, ...] = BUILTIN_DIMENSIONS
     """Its dimension columns: the built-in ones, and those its registry or inline ledger declared."""
