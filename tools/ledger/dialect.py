@@ -50,12 +50,12 @@ class DialectError(ValueError):
     """A statement uses a DuckDB construct this module does not translate: a defect, found by the equality tests."""
 
 
-def _raw(sql: str) -> exp.Expression:
+def _raw(sql: str) -> exp.Expr:
     """A piece of target SQL, kept verbatim (parenthesised so it binds as one operand)."""
     return exp.Var(this=f"({sql})")
 
 
-def _sql(node: exp.Expression | None, engine: Engine) -> str:
+def _sql(node: exp.Expr | None, engine: Engine) -> str:
     assert node is not None
     return node.sql(dialect=_DIALECTS[engine])
 
@@ -65,7 +65,7 @@ _UNNAMED = itertools.count(1)
 _DIALECTS = {Engine.DUCKDB: "duckdb", Engine.POSTGRESQL: "postgres", Engine.SPARK: "spark"}
 
 
-def _smallest(value: exp.Expression, count: exp.Expression, where: exp.Expression | None, engine: Engine) -> str:
+def _smallest(value: exp.Expr, count: exp.Expr, where: exp.Expr | None, engine: Engine) -> str:
     """DuckDB's min(x, n): the n smallest values, ascending (NULL or empty over no rows)."""
     x, n = _sql(value, engine), _sql(count, engine)
     condition = "" if where is None else f" FILTER ({_sql(where, engine)})"
@@ -74,7 +74,7 @@ def _smallest(value: exp.Expression, count: exp.Expression, where: exp.Expressio
     return f"SLICE(ARRAY_SORT(COLLECT_LIST({x}){condition}), 1, {n})"
 
 
-def _arg_max(node: exp.ArgMax, engine: Engine) -> exp.Expression:
+def _arg_max(node: exp.ArgMax, engine: Engine) -> exp.Expr:
     key = node.expression
     keys = key.expressions if isinstance(key, exp.Tuple) else [key]
     value = _sql(node.this, engine)
@@ -84,7 +84,7 @@ def _arg_max(node: exp.ArgMax, engine: Engine) -> exp.Expression:
     return _raw(f"MAX_BY({value}, STRUCT({', '.join(_sql(k, engine) for k in keys)}))")
 
 
-def _interval_years(interval: exp.Interval) -> exp.Expression:
+def _interval_years(interval: exp.Interval) -> exp.Expr:
     unit = interval.unit.name.upper() if interval.unit is not None else ""
     if unit not in ("YEAR", "YEARS"):
         raise DialectError(f"only year intervals are translated, not {interval.sql('duckdb')}")
@@ -95,7 +95,7 @@ def _interval_years(interval: exp.Interval) -> exp.Expression:
     return count
 
 
-def _add_years(date: exp.Expression, years: exp.Expression, engine: Engine) -> exp.Expression:
+def _add_years(date: exp.Expr, years: exp.Expr, engine: Engine) -> exp.Expr:
     """date + n years, 29 February landing on 28 February (DuckDB, PostgreSQL and Spark's add_months agree)."""
     d, n = _sql(date, engine), _sql(years, engine)
     if engine is Engine.POSTGRESQL:
@@ -103,7 +103,7 @@ def _add_years(date: exp.Expression, years: exp.Expression, engine: Engine) -> e
     return _raw(f"ADD_MONTHS({d}, 12 * ({n}))")
 
 
-def _add_days(date: exp.Expression, days: exp.Expression, engine: Engine) -> exp.Expression:
+def _add_days(date: exp.Expr, days: exp.Expr, engine: Engine) -> exp.Expr:
     d, n = _sql(date, engine), _sql(days, engine)
     if engine is Engine.POSTGRESQL:
         return _raw(f"{d} + CAST({n} AS INT)")
@@ -140,7 +140,7 @@ def _asof(join: exp.Join) -> exp.Join:
     )
 
 
-def _full_match(node: exp.RegexpFullMatch, engine: Engine) -> exp.Expression:
+def _full_match(node: exp.RegexpFullMatch, engine: Engine) -> exp.Expr:
     value, pattern = node.this, node.expression
     if not isinstance(pattern, exp.Literal):
         raise DialectError("regexp_full_match takes a literal pattern")
@@ -152,7 +152,7 @@ def _full_match(node: exp.RegexpFullMatch, engine: Engine) -> exp.Expression:
     return _raw(f"{_sql(value, engine)} RLIKE {_sql(anchored, engine)}")
 
 
-def _pg_try_cast(node: exp.TryCast) -> exp.Expression:
+def _pg_try_cast(node: exp.TryCast) -> exp.Expr:
     """PostgreSQL has no TRY_CAST: the cast of text of the shape the validator lets through, else NULL."""
     text = f"BTRIM({_sql(node.this, Engine.POSTGRESQL)}, ' ')"
     to = node.to
@@ -169,7 +169,7 @@ def _pg_try_cast(node: exp.TryCast) -> exp.Expression:
     raise DialectError(f"TRY_CAST to {to.sql('duckdb')} is not translated for PostgreSQL")
 
 
-def _spark_int_div(node: exp.IntDiv) -> exp.Expression:
+def _spark_int_div(node: exp.IntDiv) -> exp.Expr:
     a, b = _sql(node.this, Engine.SPARK), _sql(node.expression, Engine.SPARK)
     if not any(isinstance(c, exp.Cast) and c.to.is_type(exp.DataType.Type.INT128) for c in node.find_all(exp.Cast)):
         return _raw(f"{a} DIV {b}")
@@ -177,7 +177,7 @@ def _spark_int_div(node: exp.IntDiv) -> exp.Expression:
     return _raw(f"CAST((({a}) - ({a}) % ({b})) / CAST({b} AS {_SPARK_DIVISOR}) AS DECIMAL(38,0))")
 
 
-def _rule(node: exp.Expression, engine: Engine) -> exp.Expression:
+def _rule(node: exp.Expr, engine: Engine) -> exp.Expr:
     match node:
         case exp.Filter(this=exp.Min() as smallest) if smallest.args.get("count") is not None:
             return _raw(_smallest(smallest.this, smallest.args["count"], node.expression, engine))
@@ -208,6 +208,8 @@ def _rule(node: exp.Expression, engine: Engine) -> exp.Expression:
         ):
             # PostgreSQL 15 wants a name for every subquery in FROM; DuckDB does not.
             return node.as_(f"_unnamed_{next(_UNNAMED)}")
+        case exp.DayOfYear() if engine is Engine.POSTGRESQL:
+            return _raw(f"CAST(EXTRACT(DOY FROM {_sql(node.this, engine)}) AS INT)")
         case exp.TryCast() if engine is Engine.POSTGRESQL:
             return _pg_try_cast(node)
         case exp.DataType() if node.is_type(exp.DataType.Type.INT128):
@@ -225,7 +227,7 @@ def _rule(node: exp.Expression, engine: Engine) -> exp.Expression:
     return node
 
 
-def _rewrite(node: exp.Expression, engine: Engine) -> exp.Expression:
+def _rewrite(node: exp.Expr, engine: Engine) -> exp.Expr:
     """`node` with every rule applied, children first (a rule renders children already rewritten)."""
     for child in list(node.iter_expressions()):
         rewritten = _rewrite(child, engine)

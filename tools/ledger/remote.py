@@ -162,10 +162,9 @@ class PostgresSession:
                 password = table.password_file.read_text(encoding="utf-8").strip()
             except OSError as exc:
                 raise self.unavailable(f"its password file cannot be read ({exc.strerror or 'OS error'})") from None
+        conninfo = psycopg.conninfo.make_conninfo(**table.connect, **({"password": password} if password else {}))
         try:
-            self.con = psycopg.connect(
-                **table.connect, **({"password": password} if password else {}), autocommit=True, connect_timeout=10
-            )
+            self.con = psycopg.connect(conninfo, autocommit=True, connect_timeout=10)
         except psycopg.OperationalError as exc:
             raise self._connect_error(exc) from None
 
@@ -245,6 +244,7 @@ _SESSIONS_LOCK = threading.Lock()
 
 SPARK_CONFIG = {
     "spark.ui.enabled": "false",
+    "spark.ui.showConsoleProgress": "false",
     "spark.sql.shuffle.partitions": "4",
     "spark.sql.ansi.enabled": "true",
     "spark.sql.session.timeZone": "UTC",
@@ -277,7 +277,7 @@ class SparkSession:
 
         self._errors = PySparkException
         self.name = table.name
-        self.cached: list[str] = []
+        self.cached: list[Any] = []
         try:
             self.spark = spark_session(table.location).newSession()
         except (PySparkException, RuntimeError, OSError):
@@ -303,10 +303,12 @@ class SparkSession:
         created = _TEMP_TABLE.match(query)
         try:
             if created is not None:
-                # A cached view is Spark's temporary table: computed once, then read from memory.
+                # Spark's temporary table: the rows computed once and kept, their lineage cut (a local
+                # checkpoint), so that later statements plan against a scan, not against every step before it.
                 name, body = created.groups()
-                self.spark.sql(f"CACHE TABLE {name} AS {transpile(body, Engine.SPARK)}")
-                self.cached.append(name)
+                frame = self.spark.sql(transpile(body, Engine.SPARK)).localCheckpoint(eager=True)
+                frame.createOrReplaceTempView(name)
+                self.cached.append(frame)
                 return _Fetched([])
             return _Fetched([tuple(r) for r in self.spark.sql(transpile(query, Engine.SPARK)).collect()])
         except self._errors as exc:
@@ -316,9 +318,9 @@ class SparkSession:
             raise _engine_error(self.name, condition or type(exc).__name__) from None
 
     def close(self) -> None:
-        for name in self.cached:
+        for frame in self.cached:
             with suppress(self._errors):
-                self.spark.sql(f"UNCACHE TABLE IF EXISTS {name}")
+                frame.unpersist()
 
 
 def _spark_path(table: WarehouseTable, data_dir: Path | None) -> str:

@@ -217,7 +217,7 @@ class DatasetRegistry:
             raise KpiError(
                 ErrorCode.DATASET_NOT_FOUND, f"data directory {str(data_dir)!r} does not exist", field="data_dir"
             )
-        found: dict[str, Dataset] = {}
+        found: dict[str, Dataset | WarehouseTable] = {}
         for spec in specs:
             name, sep, raw_path = spec.partition("=")
             name = name.strip()
@@ -226,7 +226,10 @@ class DatasetRegistry:
             if name in found:
                 raise KpiError(ErrorCode.INVALID_ARGUMENT, f"dataset {name!r} is given twice", field="dataset")
             warehouse = parse_warehouse(name, raw_path.strip(), pg_password_file)
-            found[name] = warehouse or cls._locate(root, name, Path(raw_path.strip()).absolute())
+            if warehouse is not None:
+                found[name] = warehouse
+            else:
+                found[name] = cls._locate(root, name, Path(raw_path.strip()).absolute())
         return cls(root, MappingProxyType(found), dimensions=declared)
 
     @staticmethod

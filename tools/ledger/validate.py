@@ -23,6 +23,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
+from typing import cast
 
 import duckdb
 
@@ -440,9 +441,12 @@ def _opened_remotely(
     source: LedgerSource, table: remote.WarehouseTable, requested_currency: str | None, data_dir: Path | None
 ) -> Iterator[OpenLedger]:
     """The checks and every derived table run in the engine's session: only counts and results come back."""
-    with remote.session_for(table, data_dir) as session:
+    with remote.session_for(table, data_dir) as engine_session:
+        # The ledger SQL asks of a connection only execute(statement).fetchall(), which a session provides (in
+        # the engine's dialect): it stands in for the DuckDB cursor the modules are written against.
+        session = cast(duckdb.DuckDBPyConnection, engine_session)
         used = (*_READ_COLUMNS, *source.dimensions)
-        reader, present = remote.source_relation(session, table, used)
+        reader, present = remote.source_relation(engine_session, table, used)
         missing = [c for c in REQUIRED_COLUMNS if c not in present]
         if missing:
             raise KpiError(
