@@ -42,6 +42,11 @@ bench: $(STAMP)
 bench-ledger: $(STAMP)
 	$(BIN)/python -m bench.ledger
 
+# ARR, NRR and the bridge on 1,000,000 lines on DuckDB, PostgreSQL (a throwaway server) and Spark (local[2]).
+.PHONY: bench-engines
+bench-engines: $(STAMP)
+	$(BIN)/python -m bench.engines
+
 # 32 official clients over HTTP for 60 s against the single process, then against --workers 2 (same run).
 .PHONY: bench-load bench-soak
 bench-load: $(STAMP)

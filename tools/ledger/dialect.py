@@ -236,11 +236,25 @@ def _rewrite(node: exp.Expr, engine: Engine) -> exp.Expr:
     return _rule(node, engine)
 
 
+def _typed_once(tree: exp.Expr) -> None:
+    """Keep each subquery that types text (TRY_CAST) from being merged into the query around it.
+
+    PostgreSQL inlines a subquery in FROM into its parent and then evaluates a typed column again at every
+    reference — the validator reads each amount and date in a dozen checks, each a pattern match and a cast.
+    OFFSET 0 leaves the subquery as it is: every column typed once per row. Only the typing subquery.
+    """
+    for select in list(tree.find_all(exp.Select)):
+        if any(projection.find(exp.TryCast) for projection in select.expressions) and select.args.get("offset") is None:
+            select.set("offset", exp.Offset(expression=exp.Literal.number(0)))
+
+
 @functools.lru_cache(maxsize=512)
 def transpile(sql: str, engine: Engine) -> str:
     """One DuckDB statement as the engine's SQL (the same text on DuckDB)."""
     if engine is Engine.DUCKDB:
         return sql
     tree = sqlglot.parse_one(sql, read="duckdb")
+    if engine is Engine.POSTGRESQL:
+        _typed_once(tree)
     tree = _rewrite(tree, engine)
     return tree.sql(dialect=_DIALECTS[engine])

@@ -255,14 +255,14 @@ SPARK_CONFIG = {
 }
 
 
-def spark_session(master: str) -> Any:
-    """The process's SparkSession for `master`, started on first use (a JVM: seconds)."""
+def spark_session(master: str, config: Mapping[str, str] | None = None) -> Any:
+    """The process's SparkSession for `master`, started on first use (a JVM: seconds), with `config` added."""
     with _SESSIONS_LOCK:
         if master not in _SESSIONS:
             from pyspark.sql import SparkSession
 
             builder = SparkSession.builder.master(master).appName("kpi-context")
-            for key, value in SPARK_CONFIG.items():
+            for key, value in {**SPARK_CONFIG, **(config or {})}.items():
                 builder = builder.config(key, value)
             _SESSIONS[master] = builder.getOrCreate()
             _SESSIONS[master].sparkContext.setLogLevel("ERROR")

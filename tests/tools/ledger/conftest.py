@@ -63,6 +63,10 @@ def spark() -> Iterator[str]:
     spark_available()
     from kpi_context.tools.ledger.remote import spark_session
 
-    session = spark_session(SPARK_MASTER)
+    # Compiling code for each statement costs more than running it on a test ledger: interpreted, the tests
+    # take a third of the time (the results are the same either way).
+    session = spark_session(
+        SPARK_MASTER, {"spark.sql.codegen.wholeStage": "false", "spark.sql.codegen.factoryMode": "NO_CODEGEN"}
+    )
     yield SPARK_MASTER
     session.stop()

@@ -1,5 +1,5 @@
-"""The gate for other engines: every ledger KPI under every option value gives the same result on DuckDB,
-PostgreSQL and Spark.
+"""The gate for other engines: every ledger KPI under every option value gives the same result on DuckDB and
+PostgreSQL, and on Spark for the subset `_engines` names.
 
 The same ledger is served three ways — a CSV file read by DuckDB, a PostgreSQL table, a Parquet
 file read by Spark — and each KPI is computed with its default rules and then with each option
@@ -94,14 +94,14 @@ def ledger_files(tmp_path_factory) -> dict[str, Path]:
 
 
 @pytest.fixture(scope="module")
-def registry(ledger_files, postgres) -> DatasetRegistry:
+def registry(ledger_files, postgres, spark) -> DatasetRegistry:
     specs = []
     for name, path in ledger_files.items():
         postgres.load_csv(name, path)
         specs += [
             f"{name}@duckdb={path}",
             f"{name}@postgresql={postgres.url(name)}",
-            f"{name}@spark=spark://local[2]?path={path.with_suffix('.parquet').name}",
+            f"{name}@spark=spark://{spark}?path={path.with_suffix('.parquet').name}",
         ]
     return DatasetRegistry.from_cli(next(iter(ledger_files.values())).parent, specs)
 
@@ -146,7 +146,27 @@ def _cases(ctx, kpi: str) -> list[dict[str, str]]:
     return cases
 
 
-ENGINES = (Engine.DUCKDB, Engine.POSTGRESQL)  # Spark joins once its rules pass
+ENGINES = (Engine.DUCKDB, Engine.POSTGRESQL, Engine.SPARK)
+
+SPARK_EVERY_OPTION = ("sales.arr",)
+"""The KPIs Spark computes under every option value, on the generated ledger."""
+SPARK_SEED_003 = ("sales.arr", "sales.booked_acv", "sales.avg_contract_value")
+"""The KPIs Spark computes on the seed-003 examples (ACV examples), under their default rules."""
+
+
+def _engines(ledger: str, kpi: str, basis: dict[str, str]) -> tuple[Engine, ...]:
+    """DuckDB and PostgreSQL always; Spark on a subset that still runs every statement the engine can send.
+
+    Spark spends seconds planning each statement even on a small ledger, so its full matrix would take
+    an hour on two cores. The SQL that depends on the options (pricing, contract values) is the same for
+    every KPI: ARR under every option value runs all of it; every KPI under its default rules runs each
+    measure's own statement.
+    """
+    if ledger == "generated" and (not basis or kpi in SPARK_EVERY_OPTION):
+        return ENGINES
+    if ledger == "seed_003" and not basis and kpi in SPARK_SEED_003:
+        return ENGINES
+    return ENGINES[:2]
 
 
 @pytest.mark.parametrize("ledger", list(LEDGERS))
@@ -157,7 +177,7 @@ def test_every_option_of_the_kpi_gives_the_same_result_on_every_engine(ctx, regi
     differences = []
     for basis in _cases(ctx, kpi):
         found: dict[Engine, Any] = {}
-        for engine in ENGINES:
+        for engine in _engines(ledger, kpi, basis):
 
             def run(engine: Engine = engine, basis: dict[str, str] = basis) -> Any:
                 value = compute_from_ledger(
@@ -167,14 +187,14 @@ def test_every_option_of_the_kpi_gives_the_same_result_on_every_engine(ctx, regi
                 return _essentials(value)
 
             found[engine] = _outcome(run)
-        for engine in ENGINES[1:]:
+        for engine in _engines(ledger, kpi, basis)[1:]:
             if found[engine] != found[Engine.DUCKDB]:
                 differences.append((basis, engine.value, found[Engine.DUCKDB], found[engine]))
     assert differences == []
 
 
 @pytest.mark.parametrize("kpi", ["sales.arr", "customers.net_revenue_retention"])
-def test_series_cut_by_segment_is_the_same_on_every_engine(ctx, registry, kpi):
+def test_a_series_cut_by_segment_is_the_same_on_every_engine(ctx, registry, kpi):
     ctx = dataclasses.replace(ctx, trace_ids=5)
     periods = [parse_period(p) for p in ("2025-Q1", "2025-Q2", "2025-Q3", "2025-Q4")]
     found = {}

@@ -175,3 +175,29 @@ def test_the_dataset_listing_names_the_table_and_never_the_password(tmp_path, po
     assert f"postgresql postgres@127.0.0.1:{postgres.port}/postgres listed" in logged
     assert "1 rows read, 1 used, 0 rejected" in logged
     assert SECRET not in logged
+
+
+def test_a_spark_path_with_no_parquet_is_dataset_unavailable(ctx, tmp_path, spark):
+    refused = _refusal(ctx, _registry(tmp_path, f"spark://{spark}?path=missing.parquet"))
+    assert refused.code is ErrorCode.DATASET_UNAVAILABLE
+    assert "'crm'" in refused.detail.message and "missing.parquet" in refused.detail.message
+
+
+def test_a_spark_path_outside_the_data_directory_is_refused(ctx, tmp_path, spark):
+    refused = _refusal(ctx, _registry(tmp_path, f"spark://{spark}?path=../elsewhere.parquet"))
+    assert refused.code is ErrorCode.PATH_NOT_ALLOWED
+
+
+def test_parquet_money_as_double_is_ledger_invalid_on_spark(ctx, tmp_path, spark):
+    import duckdb
+
+    path = tmp_path / "doubles.parquet"
+    row = line()
+    columns = ", ".join(
+        f"CAST({value} AS DOUBLE) AS {name}" if name == "amount" else f"'{value}' AS {name}"
+        for name, value in row.items()
+    )
+    duckdb.sql(f"COPY (SELECT {columns}) TO '{path}' (FORMAT parquet)")
+    refused = _refusal(ctx, _registry(tmp_path, f"spark://{spark}?path=doubles.parquet"))
+    assert refused.code is ErrorCode.LEDGER_INVALID
+    assert refused.detail.details["wrong_types"] == {"amount": "double"}
