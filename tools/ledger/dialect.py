@@ -171,7 +171,9 @@ def _pg_try_cast(node: exp.TryCast) -> exp.Expr:
 
 def _spark_int_div(node: exp.IntDiv) -> exp.Expr:
     a, b = _sql(node.this, Engine.SPARK), _sql(node.expression, Engine.SPARK)
-    if not any(isinstance(c, exp.Cast) and c.to.is_type(exp.DataType.Type.INT128) for c in node.find_all(exp.Cast)):
+    # HUGEINT operands (already rewritten to DECIMAL(38,0) below this node) divide as decimals; DIV gives a BIGINT.
+    wide = (exp.DataType.Type.INT128, exp.DataType.Type.DECIMAL)
+    if not any(c.to.is_type(*wide) for c in node.find_all(exp.Cast)):
         return _raw(f"{a} DIV {b}")
     # a − a % b is an exact multiple of b: dividing it rounds nothing.
     return _raw(f"CAST((({a}) - ({a}) % ({b})) / CAST({b} AS {_SPARK_DIVISOR}) AS DECIMAL(38,0))")

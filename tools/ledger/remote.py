@@ -290,7 +290,7 @@ class SparkSession:
                 frame = self.spark.table(table.table)
         except PySparkException as exc:
             what = table.path if table.path is not None else table.table
-            if "NOT_FOUND" in str(getattr(exc, "getErrorClass", lambda: "")() or ""):
+            if "NOT_FOUND" in str(exc.getCondition() or ""):
                 raise self.unavailable(f"Spark finds no table or Parquet data at {what!r}") from None
             raise self.unavailable(f"Spark cannot read {what!r} ({type(exc).__name__})") from None
         frame.createOrReplaceTempView(SOURCE_VIEW)
@@ -312,7 +312,7 @@ class SparkSession:
                 return _Fetched([])
             return _Fetched([tuple(r) for r in self.spark.sql(transpile(query, Engine.SPARK)).collect()])
         except self._errors as exc:
-            condition = str(getattr(exc, "getCondition", getattr(exc, "getErrorClass", lambda: ""))() or "")
+            condition = str(exc.getCondition() or "")
             if "OVERFLOW" in condition or "OUT_OF_RANGE" in condition:
                 raise _out_of_range(self.name) from None
             raise _engine_error(self.name, condition or type(exc).__name__) from None
