@@ -58,12 +58,6 @@ class Rows(Protocol):
     def fetchall(self) -> list[Any]: ...
 
 
-class Session(Protocol):
-    """What the ledger SQL needs of an engine: run one DuckDB-dialect statement, fetch its rows."""
-
-    def execute(self, query: str) -> Rows: ...
-
-
 # --- parsing a dataset URL -------------------------------------------------------------
 
 
