@@ -151,6 +151,9 @@ def main(argv: list[str] | None = None) -> int:
                         runs = [_call(context, registry, engine.value, kpi) for _ in range(args.repeat)]
                         value, seconds[(engine.value, kpi)] = runs[0][0], min(s for _, s in runs)
                     values[kpi].add(value)
+                    # Progress as it goes: a million lines on Spark takes minutes per call.
+                    taken = {k[0]: v for k, v in seconds.items() if k[1] == kpi}
+                    print(f"  {engine.value} {kpi}: {taken} -> {value}", file=sys.stderr, flush=True)
             peaks[engine.value] = sampler.peak / 2**20
     columns = [c for c in ("duckdb-cold", "duckdb-warm", "postgresql", "spark") if any(k[0] == c for k in seconds)]
     print(f"\n{args.lines:,} lines; seconds per call (PostgreSQL, Spark: best of {args.repeat}, each checks every row)")
