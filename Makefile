@@ -47,6 +47,11 @@ bench-ledger: $(STAMP)
 bench-ledger-20m: $(STAMP)
 	$(BIN)/python -m bench.ledger --scaling-only --sizes 20000000
 
+# ARR, NRR and the bridge on 1,000,000 lines on DuckDB, PostgreSQL (a throwaway server) and Spark (local[2]).
+.PHONY: bench-engines
+bench-engines: $(STAMP)
+	$(BIN)/python -m bench.engines
+
 # 32 official clients over HTTP for 60 s against the single process, then against --workers 2 (same run).
 .PHONY: bench-load bench-soak
 bench-load: $(STAMP)

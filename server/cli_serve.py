@@ -40,6 +40,7 @@ from kpi_context.server.http import (
 )
 from kpi_context.tools.context import ToolContext
 from kpi_context.tools.errors import ErrorCode, KpiError
+from kpi_context.tools.ledger.remote import WarehouseTable
 from kpi_context.tools.ledger.source import Dataset, DatasetRegistry, LedgerSource
 from kpi_context.tools.ledger.validate import open_ledger
 
@@ -107,7 +108,14 @@ def register(commands: Any) -> None:
         action="append",
         default=[],
         metavar="NAME=PATH",
-        help="A named ledger (CSV, Parquet or JSON Lines); a relative PATH is relative to --data-dir; repeatable.",
+        help="A named ledger (CSV, Parquet or JSON Lines); a relative PATH is relative to --data-dir; or a table: "
+        "postgresql://USER@HOST:PORT/DB?table=T, spark://local[2]?table=T or spark://MASTER?path=P.parquet; "
+        "repeatable.",
+    )
+    parser.add_argument(
+        "--pg-password-file",
+        type=Path,
+        help="File holding the PostgreSQL password of the postgresql:// datasets (or set PGPASSWORD).",
     )
     parser.add_argument(
         "--dimension",
@@ -198,7 +206,9 @@ def dataset_specs(data_dir: Path, specs: Sequence[str]) -> list[str]:
     for spec in specs:
         name, sep, raw = spec.partition("=")
         path = Path(raw.strip())
-        if sep and raw.strip() and not path.is_absolute():
+        if "://" in raw:
+            pass  # a table in PostgreSQL or Spark, not a file
+        elif sep and raw.strip() and not path.is_absolute():
             candidate = data_dir.absolute() / path
             if not candidate.is_file():
                 raise ServeError(
@@ -210,7 +220,9 @@ def dataset_specs(data_dir: Path, specs: Sequence[str]) -> list[str]:
     return joined
 
 
-def _datasets(data_dir: Path | None, specs: list[str], dimensions: Sequence[str] = ()) -> DatasetRegistry | None:
+def _datasets(
+    data_dir: Path | None, specs: list[str], dimensions: Sequence[str] = (), pg_password_file: Path | None = None
+) -> DatasetRegistry | None:
     if data_dir is None:
         if specs:
             raise ServeError("--dataset needs --data-dir: datasets are only read from inside that directory")
@@ -218,19 +230,23 @@ def _datasets(data_dir: Path | None, specs: list[str], dimensions: Sequence[str]
     if not data_dir.is_dir():
         raise ServeError(f"dataset_not_found: data directory {str(data_dir)!r} does not exist")
     try:
-        return DatasetRegistry.from_cli(data_dir, dataset_specs(data_dir, specs), dimensions=tuple(dimensions))
+        return DatasetRegistry.from_cli(
+            data_dir, dataset_specs(data_dir, specs), dimensions=tuple(dimensions), pg_password_file=pg_password_file
+        )
     except KpiError as exc:
         raise ServeError(f"{exc.detail.code.value}: {exc.detail.message}") from exc
 
 
-def _validation(registry: DatasetRegistry, dataset: Dataset) -> tuple[int, int, list[dict[str, object]]]:
+def _validation(
+    registry: DatasetRegistry, dataset: Dataset | WarehouseTable
+) -> tuple[int, int, list[dict[str, object]]]:
     """(rows read, rows rejected, first rejections) of `dataset`, read and checked the way a tool call reads it.
 
     The checked table stays in the store, so the first call on the dataset does not pay for the read.
     """
     source = LedgerSource(dataset.name, dataset)
     try:
-        with open_ledger(registry.store, source, None) as opened:
+        with open_ledger(registry.store, source, None, registry.data_dir) as opened:
             checked = opened.validation
     except KpiError as exc:
         details = exc.detail.details or {}
@@ -242,7 +258,7 @@ def _validation(registry: DatasetRegistry, dataset: Dataset) -> tuple[int, int, 
         # Mixed currencies are fine at rest (calls convert with fx_rates); count them at a neutral rate.
         currencies = sorted(details["currencies"])
         neutral = LedgerSource(dataset.name, dataset, MappingProxyType({c: Decimal(1) for c in currencies}))
-        with open_ledger(registry.store, neutral, currencies[0]) as opened:
+        with open_ledger(registry.store, neutral, currencies[0], registry.data_dir) as opened:
             checked = opened.validation
     return checked.rows_read, checked.rows_rejected, list(checked.rejections)
 
@@ -257,8 +273,10 @@ def check_datasets(registry: DatasetRegistry, *, report: bool = True) -> None:
             raise ServeError(f"dataset {name!r}: {exc.detail.code.value}: {exc.detail.message}") from exc
         if not report:
             continue
+        # A table elsewhere is shown by engine, place and name: never its credentials.
+        where = dataset.described() if isinstance(dataset, WarehouseTable) else dataset.path.name
         print(
-            f"kpi-context serve: dataset {name!r} ({dataset.path.name}): {read:,} rows read, {read - rejected:,} used, "
+            f"kpi-context serve: dataset {name!r} ({where}): {read:,} rows read, {read - rejected:,} used, "
             f"{rejected:,} rejected",
             file=sys.stderr,
         )
@@ -335,7 +353,7 @@ def _build(args: argparse.Namespace, *, report: bool) -> tuple[Catalog, Any]:
         trace_ids=args.trace_ids,
         profile=_profile(args.profile, catalog),
     )
-    datasets = _datasets(*_data_options(args), args.dimension)
+    datasets = _datasets(*_data_options(args), args.dimension, args.pg_password_file)
     if datasets is not None:
         check_datasets(datasets, report=report)
     return catalog, build_server(context, datasets)

@@ -120,6 +120,14 @@ class Component(BaseModel):
     description: str | None = None
 
 
+class Engine(StrEnum):
+    """The database that ran a ledger computation. Provenance only: equal values on two engines are one value."""
+
+    DUCKDB = "duckdb"
+    POSTGRESQL = "postgresql"
+    SPARK = "spark"
+
+
 class LedgerTrace(BaseModel):
     """Where a ledger-computed value came from: counts and ids, not the whole ledger."""
 
@@ -132,6 +140,7 @@ class LedgerTrace(BaseModel):
     rejections: list[dict[str, object]] = Field(
         default_factory=list, description="The first few rejected rows with row number and reason."
     )
+    engine: Engine = Field(default=Engine.DUCKDB, description="The database that computed the value.")
     contributing: dict[str, object] = Field(
         default_factory=dict,
         description="Counts of contributing accounts and contracts (ids only if the operator allows).",

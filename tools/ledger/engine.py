@@ -36,7 +36,7 @@ from kpi_context.tools.ledger.trace import REJECTIONS_SHOWN, data_warnings, tidy
 from kpi_context.tools.ledger.validate import DIMENSION_LENGTH, Validation, open_ledger
 from kpi_context.tools.ledger.valued import build_live_accounts, build_valued, valued_key
 from kpi_context.tools.periods import Period
-from kpi_context.tools.values import BoundValue, LedgerTrace, ValueStatus
+from kpi_context.tools.values import BoundValue, Engine, LedgerTrace, ValueStatus
 
 __all__ = [
     "KPI_MEASURES",
@@ -64,6 +64,7 @@ class _Ledger:
     name: str
     checked: Validation
     dimensions: tuple[str, ...]
+    engine: Engine = Engine.DUCKDB
 
 
 @contextmanager
@@ -76,7 +77,7 @@ def _opened(
 ) -> Iterator[_Ledger]:
     source = ledger_source(ledger, datasets)
     report(0, f"reading ledger {source.name!r}")
-    with _database_errors(), open_ledger(datasets.store, source, currency) as opened:
+    with _database_errors(), open_ledger(datasets.store, source, currency, datasets.data_dir) as opened:
         checked, con = opened.validation, opened.con
         report(1, f"{checked.rows_used:,} of {checked.rows_read:,} rows valid; pricing and valuing lines")
         # Priced lines and contract values depend on the file, the rates and the options only: kept with the
@@ -94,7 +95,7 @@ def _opened(
         con.execute(f"CREATE TEMP VIEW priced AS SELECT * FROM {priced}")
         con.execute(f"CREATE TEMP VIEW valued AS SELECT * FROM {valued}")
         con.execute(f"CREATE TEMP VIEW live_accounts AS SELECT * FROM {accounts}")
-        yield _Ledger(con, source.name, checked, opened.dimensions)
+        yield _Ledger(con, source.name, checked, opened.dimensions, opened.engine)
 
 
 def _price(options: LedgerOptions, lines: str, cursor: duckdb.DuckDBPyConnection, target: str) -> None:
@@ -333,6 +334,7 @@ def _bind(
         rows_rejected=checked.rows_rejected,
         rejections=checked.rejections[:REJECTIONS_SHOWN],
         contributing=without_ids(measured.contributing, ctx.trace_ids),
+        engine=opened.engine,
     )
     warnings = list(rules.warnings)
     if measured.undefined_reason:

@@ -24,6 +24,7 @@ from types import MappingProxyType
 from typing import Any
 
 from kpi_context.tools.errors import ErrorCode, KpiError
+from kpi_context.tools.ledger.remote import WarehouseTable, parse_warehouse
 from kpi_context.tools.ledger.store import LedgerStore
 
 MAX_LEDGER_NAME = 200
@@ -250,7 +251,7 @@ class DatasetRegistry:
 
     data_dir: Path | None
     """None when the operator configured no directory: then only inline rows can be computed."""
-    datasets: Mapping[str, Dataset] = field(default_factory=lambda: MappingProxyType({}))
+    datasets: Mapping[str, Dataset | WarehouseTable] = field(default_factory=lambda: MappingProxyType({}))
     store: LedgerStore = field(default_factory=LedgerStore, compare=False, repr=False)
     """The engine's database: checked dataset tables are kept there from one call to the next."""
     dimensions: tuple[str, ...] = BUILTIN_DIMENSIONS
@@ -258,7 +259,11 @@ class DatasetRegistry:
 
     @classmethod
     def from_cli(
-        cls, data_dir: str | Path, specs: Iterable[str] = (), dimensions: Iterable[str] = ()
+        cls,
+        data_dir: str | Path,
+        specs: Iterable[str] = (),
+        dimensions: Iterable[str] = (),
+        pg_password_file: Path | None = None,
     ) -> DatasetRegistry:
         """Build from `--data-dir DIR`, repeated `--dataset NAME=PATH` and repeated `--dimension NAME`.
 
@@ -267,6 +272,7 @@ class DatasetRegistry:
         `region=emea/` read as columns) or a glob such as `export/*.parquet`: every file matched
         must lie inside DIR too. A path named in a tool call instead is relative to DIR. Each NAME is a dimension
         column the datasets carry beyond the built-in ones (segment, region, product, plan, industry).
+        PATH may instead be a table in PostgreSQL or Spark (`remote.parse_warehouse`).
         """
         declared = check_dimensions(list(dimensions), "dimension")
         root = Path(data_dir).resolve()
@@ -274,7 +280,7 @@ class DatasetRegistry:
             raise KpiError(
                 ErrorCode.DATASET_NOT_FOUND, f"data directory {str(data_dir)!r} does not exist", field="data_dir"
             )
-        found: dict[str, Dataset] = {}
+        found: dict[str, Dataset | WarehouseTable] = {}
         for spec in specs:
             name, sep, raw_path = spec.partition("=")
             name = name.strip()
@@ -282,8 +288,12 @@ class DatasetRegistry:
                 raise KpiError(ErrorCode.INVALID_ARGUMENT, f"dataset {spec!r} is not NAME=PATH", field="dataset")
             if name in found:
                 raise KpiError(ErrorCode.INVALID_ARGUMENT, f"dataset {name!r} is given twice", field="dataset")
-            path = Path(raw_path.strip()).absolute()
-            found[name] = _parquet_set(root, name, path) or cls._locate(root, name, path)
+            warehouse = parse_warehouse(name, raw_path.strip(), pg_password_file)
+            if warehouse is not None:
+                found[name] = warehouse
+            else:
+                path = Path(raw_path.strip()).absolute()
+                found[name] = _parquet_set(root, name, path) or cls._locate(root, name, path)
         return cls(root, MappingProxyType(found), dimensions=declared)
 
     @staticmethod
@@ -296,7 +306,7 @@ class DatasetRegistry:
             )
         return Dataset(name, path, LedgerFormat.of(path))
 
-    def resolve(self, reference: str) -> Dataset:
+    def resolve(self, reference: str) -> Dataset | WarehouseTable:
         """A registered name, or a file path relative to the data directory."""
         if self.data_dir is None:
             raise KpiError(
@@ -306,6 +316,8 @@ class DatasetRegistry:
                 field="ledger",
             )
         known = self.datasets.get(reference)
+        if isinstance(known, WarehouseTable):
+            return known
         if known is not None and known.pattern is not None:
             # Matched again at read time: files may have come or gone, and each must still resolve inside.
             found = _parquet_set(self.data_dir, known.name, known.path / known.pattern)
@@ -335,7 +347,7 @@ class LedgerSource:
     """A ledger to read, and the exchange rates the caller supplied for it (currency → rate to the result's)."""
 
     name: str
-    origin: Dataset | InlineRows
+    origin: Dataset | InlineRows | WarehouseTable
     fx_rates: Mapping[str, Decimal] = field(default_factory=lambda: MappingProxyType({}))
     dimensions: tuple[str, ...] = BUILTIN_DIMENSIONS
     """Its dimension columns: the built-in ones, and those its registry or inline ledger declared."""

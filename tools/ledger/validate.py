@@ -14,6 +14,7 @@ one for the call.
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import itertools
 import tempfile
@@ -22,10 +23,12 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
+from typing import cast
 
 import duckdb
 
 from kpi_context.tools.errors import ErrorCode, KpiError
+from kpi_context.tools.ledger import remote
 from kpi_context.tools.ledger.parquet_sets import set_reader
 from kpi_context.tools.ledger.source import (
     BUILTIN_DIMENSIONS,
@@ -37,6 +40,7 @@ from kpi_context.tools.ledger.source import (
     inline_jsonl,
 )
 from kpi_context.tools.ledger.store import Builder, CheckedTable, LedgerStore, Readable
+from kpi_context.tools.values import Engine
 
 REJECTIONS_LISTED = 1_000
 """Rejected rows listed one by one in a result; all of them are counted regardless."""
@@ -346,7 +350,7 @@ def _date_reading(column: str) -> str:
     return f"CASE WHEN regexp_full_match({column}, '{_PADDED_DATE}') THEN TRY_CAST({column} AS DATE) END"
 
 
-def _checked_sql(reader: str, present: set[str], dimensions: tuple[str, ...]) -> str:
+def _checked_sql(reader: str, present: set[str], dimensions: tuple[str, ...], *, numbered: bool = False) -> str:
     """One pass over the file: each column's text, its typed reading, and every reason the row is unusable.
 
     Every column is read as text first, whatever its type in the file (a Parquet DATE reads as its ISO
@@ -362,6 +366,10 @@ def _checked_sql(reader: str, present: set[str], dimensions: tuple[str, ...]) ->
     )
     reasons = ", ".join(f"CASE WHEN {condition} THEN {reason} END" for condition, reason in _checks(dimensions))
     kept = "".join(f", {dimension_column(d)}" for d in dimensions)
+    # A table in another engine has no row ids: its reader numbers the rows (`remote.source_relation`).
+    if numbered:
+        kept += ", rowid"
+        text += ", rowid"
     # An amount is typed only once its text passed the rule: no lenient cast decides what is a number.
     amount, list_amount = (
         f"CASE WHEN regexp_full_match({c}, '{_PADDED_AMOUNT}') THEN TRY_CAST({c} AS DECIMAL(38,6)) END"
@@ -413,15 +421,23 @@ class OpenLedger:
     """What the lines depend on beyond the file (the rates applied): part of the key of anything derived."""
     dimensions: tuple[str, ...]
     """The dimension columns of the lines, each as `dim_<name>`: a member, never blank (blank reads 'unassigned')."""
+    engine: Engine = Engine.DUCKDB
 
 
 @contextmanager
-def open_ledger(store: LedgerStore, source: LedgerSource, requested_currency: str | None) -> Iterator[OpenLedger]:
+def open_ledger(
+    store: LedgerStore, source: LedgerSource, requested_currency: str | None, data_dir: Path | None = None
+) -> Iterator[OpenLedger]:
     """The ledger's usable lines in one currency, on a cursor of `store` that is closed when the block ends.
 
     A dataset's checked table, and the tables derived from it, come from the store (built now,
     or earlier from the same unchanged file); inline rows live in temporary tables of the cursor.
+    A table in PostgreSQL or Spark is checked and computed there, in a session of the call.
     """
+    if isinstance(source.origin, remote.WarehouseTable):
+        with _opened_remotely(source, source.origin, requested_currency, data_dir) as opened:
+            yield opened
+        return
     with store.cursor() as con:
         work = itertools.count(1)
 
@@ -446,6 +462,40 @@ def open_ledger(store: LedgerStore, source: LedgerSource, requested_currency: st
                         return store.derived(held, key, build) or build_here(key, build)
 
                     yield _open(con, source, held.checked, requested_currency, build_kept)
+
+
+@contextmanager
+def _opened_remotely(
+    source: LedgerSource, table: remote.WarehouseTable, requested_currency: str | None, data_dir: Path | None
+) -> Iterator[OpenLedger]:
+    """The checks and every derived table run in the engine's session: only counts and results come back."""
+    with remote.session_for(table, data_dir) as engine_session:
+        # The ledger SQL asks of a connection only execute(statement).fetchall(), which a session provides (in
+        # the engine's dialect): it stands in for the DuckDB cursor the modules are written against.
+        session = cast(duckdb.DuckDBPyConnection, engine_session)
+        used = (*_READ_COLUMNS, *source.dimensions)
+        reader, present = remote.source_relation(engine_session, table, used)
+        missing = [c for c in REQUIRED_COLUMNS if c not in present]
+        if missing:
+            raise KpiError(
+                ErrorCode.LEDGER_INVALID,
+                f"dataset {table.name!r} has no column {', '.join(missing)}; required columns are "
+                f"{', '.join(REQUIRED_COLUMNS)}",
+                field="ledger",
+                details={"missing_columns": missing, "required_columns": list(REQUIRED_COLUMNS)},
+            )
+        session.execute(
+            f"CREATE TEMP TABLE checked AS {_checked_sql(reader, present, source.dimensions, numbered=True)}"
+        )
+        work = itertools.count(1)
+
+        def build_here(_key: Hashable, build: Builder) -> str:
+            name = f"work_{next(work)}"
+            build(session, f"TEMP TABLE {name}")
+            return name
+
+        opened = _open(session, source, _summary(session, "checked"), requested_currency, build_here)
+        yield dataclasses.replace(opened, engine=table.engine)
 
 
 def _members(dimensions: tuple[str, ...]) -> str:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -13,7 +13,10 @@ from kpi_context.tools.context import ToolContext
 from kpi_context.tools.ledger.engine import compute_from_ledger
 from kpi_context.tools.ledger.source import DatasetRegistry
 from kpi_context.tools.values import BoundValue
+from tests.support.engines import Postgres, running_postgres, spark_available
 from tests.support.ledgers import line
+
+SPARK_MASTER = "local[2]"
 
 
 @pytest.fixture(scope="session")
@@ -45,3 +48,25 @@ def compute(ctx: ToolContext, registry: DatasetRegistry) -> Compute:
         return compute_from_ledger(ctx, kpi, ledger, datasets=registry, **options)
 
     return run
+
+
+@pytest.fixture(scope="session")
+def postgres() -> Iterator[Postgres]:
+    """A PostgreSQL server of the test session, on a free loopback port, stopped at the end."""
+    with running_postgres() as server:
+        yield server
+
+
+@pytest.fixture(scope="session")
+def spark() -> Iterator[str]:
+    """The master of the test session's local Spark (two cores, no UI, few shuffle partitions)."""
+    spark_available()
+    from kpi_context.tools.ledger.remote import spark_session
+
+    # Compiling code for each statement costs more than running it on a test ledger: interpreted, the tests
+    # take a third of the time (the results are the same either way).
+    session = spark_session(
+        SPARK_MASTER, {"spark.sql.codegen.wholeStage": "false", "spark.sql.codegen.factoryMode": "NO_CODEGEN"}
+    )
+    yield SPARK_MASTER
+    session.stop()

@@ -1,0 +1,203 @@
+"""Ledgers in PostgreSQL: dataset URLs, bad inputs refused with a code and the dataset's name, no credential echoed."""
+
+from __future__ import annotations
+
+import csv
+from datetime import date
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+
+from kpi_context.server.cli_serve import check_datasets
+from kpi_context.tools.errors import ErrorCode, KpiError
+from kpi_context.tools.ledger.engine import compute_from_ledger
+from kpi_context.tools.ledger.remote import WarehouseTable, parse_warehouse
+from kpi_context.tools.ledger.source import DatasetRegistry
+from kpi_context.tools.values import Engine
+from tests.support.engines import free_port
+from tests.support.ledgers import line
+
+SECRET = "s3cret-Passw0rd-never-shown"
+
+
+def test_a_postgresql_url_names_user_host_port_database_and_table():
+    table = parse_warehouse("crm", "postgresql://analyst@db.internal:6543/finance?table=billing.contract_lines")
+    assert isinstance(table, WarehouseTable)
+    assert table.engine is Engine.POSTGRESQL
+    assert table.table == "billing.contract_lines"
+    assert dict(table.connect) == {"host": "db.internal", "port": "6543", "dbname": "finance", "user": "analyst"}
+    assert table.described() == "postgresql analyst@db.internal:6543/finance billing.contract_lines"
+
+
+def test_a_spark_url_names_the_master_and_a_table_or_a_parquet_path():
+    local = parse_warehouse("lake", "spark://local[2]?path=exports/ledger.parquet")
+    cluster = parse_warehouse("lake", "spark://10.0.0.5:7077?table=finance.contract_lines")
+    assert local is not None and cluster is not None
+    assert (local.engine, local.location, local.path) == (Engine.SPARK, "local[2]", "exports/ledger.parquet")
+    assert (cluster.location, cluster.table) == ("spark://10.0.0.5:7077", "finance.contract_lines")
+
+
+def test_a_file_path_is_not_a_warehouse_table():
+    assert parse_warehouse("sample", "data/sample_ledger.csv") is None
+
+
+@pytest.mark.parametrize(
+    ("spec", "says"),
+    [
+        ("postgresql://analyst@db:5432/finance", "?table="),
+        ("postgresql://analyst@db:5432/finance?table=a;drop", "not a plain"),
+        ("postgresql://db:5432/finance?table=t", "USER@HOST"),
+        ("postgresql://analyst@db:5432/finance?table=t&sslmode=disable", "unknown option"),
+        ("spark://local[2]?table=t&path=p.parquet", "exactly one"),
+    ],
+)
+def test_a_malformed_dataset_url_is_refused_with_what_to_write(spec, says):
+    with pytest.raises(KpiError) as refused:
+        parse_warehouse("crm", spec)
+    assert refused.value.code is ErrorCode.INVALID_ARGUMENT
+    assert says in refused.value.detail.message
+
+
+def test_a_password_in_the_url_is_refused_without_being_repeated():
+    with pytest.raises(KpiError) as refused:
+        parse_warehouse("crm", f"postgresql://analyst:{SECRET}@db:5432/finance?table=t")
+    assert SECRET not in refused.value.detail.model_dump_json()
+    assert "PGPASSWORD" in refused.value.detail.message
+
+
+def _registry(tmp_path: Path, spec: str, password_file: Path | None = None) -> DatasetRegistry:
+    return DatasetRegistry.from_cli(tmp_path, [f"crm={spec}"], pg_password_file=password_file)
+
+
+def _refusal(ctx, registry: DatasetRegistry) -> KpiError:
+    with pytest.raises(KpiError) as refused:
+        compute_from_ledger(ctx, "sales.arr", "crm", datasets=registry, as_of=date(2026, 6, 30))
+    return refused.value
+
+
+def test_an_unreachable_server_is_dataset_unavailable_without_the_password(ctx, tmp_path, monkeypatch):
+    monkeypatch.setenv("PGPASSWORD", SECRET)
+    registry = _registry(tmp_path, f"postgresql://analyst@127.0.0.1:{free_port()}/finance?table=t")
+    refused = _refusal(ctx, registry)
+    assert refused.code is ErrorCode.DATASET_UNAVAILABLE
+    assert "'crm'" in refused.detail.message and "cannot be reached" in refused.detail.message
+    assert SECRET not in refused.detail.model_dump_json()
+
+
+def test_an_unreadable_password_file_is_dataset_unavailable(ctx, tmp_path, postgres):
+    registry = _registry(tmp_path, postgres.url("nothing"), password_file=tmp_path / "missing-password")
+    refused = _refusal(ctx, registry)
+    assert refused.code is ErrorCode.DATASET_UNAVAILABLE
+    assert "password file" in refused.detail.message
+
+
+def _load(postgres, tmp_path: Path, table: str, rows: list[dict[str, str]], types: dict[str, str] | None = None):
+    path = tmp_path / f"{table}.csv"
+    with path.open("w", newline="", encoding="utf-8") as handle:
+        writer = csv.DictWriter(handle, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows(rows)
+    postgres.load_csv(table, path, types)
+    return path
+
+
+def test_a_missing_table_is_dataset_unavailable(ctx, tmp_path, postgres):
+    refused = _refusal(ctx, _registry(tmp_path, postgres.url("no_such_table")))
+    assert refused.code is ErrorCode.DATASET_UNAVAILABLE
+    assert "no table 'no_such_table'" in refused.detail.message
+
+
+def test_a_table_without_a_required_column_is_ledger_invalid(ctx, tmp_path, postgres):
+    row = line()
+    del row["currency"]
+    _load(postgres, tmp_path, "no_currency", [row])
+    refused = _refusal(ctx, _registry(tmp_path, postgres.url("no_currency")))
+    assert refused.code is ErrorCode.LEDGER_INVALID
+    assert refused.detail.details["missing_columns"] == ["currency"]
+
+
+def test_money_as_floating_point_and_dates_as_timestamps_are_ledger_invalid(ctx, tmp_path, postgres):
+    _load(postgres, tmp_path, "typed", [line()], {"amount": "double precision", "start_date": "timestamp"})
+    refused = _refusal(ctx, _registry(tmp_path, postgres.url("typed")))
+    assert refused.code is ErrorCode.LEDGER_INVALID
+    assert refused.detail.details["wrong_types"] == {
+        "amount": "double precision",
+        "start_date": "timestamp without time zone",
+    }
+
+
+def test_exact_numbers_and_dates_are_read_as_their_text(ctx, tmp_path, postgres):
+    # 12,000 a year on a numeric column, dates on date columns: ARR 12,000 as from text.
+    _load(postgres, tmp_path, "native", [line()], {"amount": "numeric(18,2)", "start_date": "date", "end_date": "date"})
+    value = compute_from_ledger(
+        ctx, "sales.arr", "crm", datasets=_registry(tmp_path, postgres.url("native")), as_of=date(2026, 6, 30)
+    )
+    assert value.value == Decimal(12000)
+    assert value.ledger is not None and value.ledger.engine is Engine.POSTGRESQL
+
+
+def test_a_role_without_select_is_dataset_unavailable_without_the_password(ctx, tmp_path, postgres, monkeypatch):
+    _load(postgres, tmp_path, "private_lines", [line()])
+    with postgres.connect() as con:
+        con.execute(b"DROP ROLE IF EXISTS outsider")
+        con.execute(b"CREATE ROLE outsider LOGIN")
+    monkeypatch.setenv("PGPASSWORD", SECRET)
+    refused = _refusal(ctx, _registry(tmp_path, postgres.url("private_lines", user="outsider")))
+    assert refused.code is ErrorCode.DATASET_UNAVAILABLE
+    assert "permission denied" in refused.detail.message
+    assert SECRET not in refused.detail.model_dump_json()
+
+
+def test_rejected_rows_are_numbered_and_explained_as_from_a_file(ctx, tmp_path, postgres):
+    # Row 2 has an amount that is no number, row 3 an impossible day: both rejected, row 1 alone counts.
+    rows = [line(), line(contract_id="C2", amount="12,000"), line(contract_id="C3", start_date="2026-02-30")]
+    path = _load(postgres, tmp_path, "with_rejects", rows)
+    registry = DatasetRegistry.from_cli(tmp_path, [f"file={path}", f"crm={postgres.url('with_rejects')}"])
+    on_file, on_table = (
+        compute_from_ledger(ctx, "sales.arr", name, datasets=registry, as_of=date(2026, 6, 30))
+        for name in ("file", "crm")
+    )
+    assert on_table.ledger is not None and on_file.ledger is not None
+    assert (on_table.ledger.rows_read, on_table.ledger.rows_used, on_table.ledger.rows_rejected) == (3, 1, 2)
+    assert [r["row"] for r in on_table.ledger.rejections] == [2, 3]
+    assert on_table.ledger.rejections == on_file.ledger.rejections
+    assert on_table.value == on_file.value == Decimal(12000)
+
+
+def test_the_dataset_listing_names_the_table_and_never_the_password(tmp_path, postgres, capsys, monkeypatch):
+    monkeypatch.setenv("PGPASSWORD", SECRET)
+    password_file = tmp_path / "pg-password"
+    password_file.write_text(SECRET, encoding="utf-8")
+    _load(postgres, tmp_path, "listed", [line()])
+    check_datasets(_registry(tmp_path, postgres.url("listed"), password_file=password_file))
+    logged = capsys.readouterr().err
+    assert f"postgresql postgres@127.0.0.1:{postgres.port}/postgres listed" in logged
+    assert "1 rows read, 1 used, 0 rejected" in logged
+    assert SECRET not in logged
+
+
+def test_a_spark_path_with_no_parquet_is_dataset_unavailable(ctx, tmp_path, spark):
+    refused = _refusal(ctx, _registry(tmp_path, f"spark://{spark}?path=missing.parquet"))
+    assert refused.code is ErrorCode.DATASET_UNAVAILABLE
+    assert "'crm'" in refused.detail.message and "missing.parquet" in refused.detail.message
+
+
+def test_a_spark_path_outside_the_data_directory_is_refused(ctx, tmp_path, spark):
+    refused = _refusal(ctx, _registry(tmp_path, f"spark://{spark}?path=../elsewhere.parquet"))
+    assert refused.code is ErrorCode.PATH_NOT_ALLOWED
+
+
+def test_parquet_money_as_double_is_ledger_invalid_on_spark(ctx, tmp_path, spark):
+    import duckdb
+
+    path = tmp_path / "doubles.parquet"
+    row = line()
+    columns = ", ".join(
+        f"CAST({value} AS DOUBLE) AS {name}" if name == "amount" else f"'{value}' AS {name}"
+        for name, value in row.items()
+    )
+    duckdb.sql(f"COPY (SELECT {columns}) TO '{path}' (FORMAT parquet)")
+    refused = _refusal(ctx, _registry(tmp_path, f"spark://{spark}?path=doubles.parquet"))
+    assert refused.code is ErrorCode.LEDGER_INVALID
+    assert refused.detail.details["wrong_types"] == {"amount": "double"}
