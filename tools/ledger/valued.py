@@ -123,7 +123,8 @@ def valued_sql(options: LedgerOptions, priced: str) -> str:
         return _general_sql(options, priced)
     per_year = units_per_year(options.day_count)
     # A window [ws, wb) never shorter than one unit, except a single day from a 30th to a 31st under 30/360.
-    short_window = "day(any_value(cex)) = 31" if options.day_count is DayCount.BY_MONTH else "false"
+    # `cex` is one date per contract; max() reads it on every engine (PostgreSQL 15 has no any_value).
+    short_window = "day(max(cex)) = 31" if options.day_count is DayCount.BY_MONTH else "false"
     return f"""
         WITH regular AS (
             SELECT contract_id,
