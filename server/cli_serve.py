@@ -353,10 +353,23 @@ def _build(args: argparse.Namespace, *, report: bool) -> tuple[Catalog, Any]:
         trace_ids=args.trace_ids,
         profile=_profile(args.profile, catalog),
     )
+    if report and context.profile is not None:
+        _report_profile(context.profile)
     datasets = _datasets(*_data_options(args), args.dimension, args.pg_password_file)
     if datasets is not None:
         check_datasets(datasets, report=report)
     return catalog, build_server(context, datasets)
+
+
+def _report_profile(loaded: LoadedProfile) -> None:
+    """One line on stderr (stdout may be the protocol stream) so an operator sees which decisions are locked."""
+    profile = loaded.profile
+    locked = ", ".join(lock.kpi for lock in profile.locks) or "none"
+    print(
+        f"kpi-context serve: profile {loaded.id!r} ({profile.organisation.name}, {loaded.content_hash}): "
+        f"fiscal year opens in month {profile.fiscal_year_start_month}; locked: {locked}",
+        file=sys.stderr,
+    )
 
 
 def _settings(args: argparse.Namespace) -> HttpSettings:

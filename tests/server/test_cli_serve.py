@@ -194,3 +194,23 @@ def test_the_stdio_configuration_names_the_profile_it_was_served_with() -> None:
         sample=True, data_dir=None, dataset=[], dimension=[], profile=Path("profiles/example.json")
     )
     assert _stdio_args(args)[-2:] == ["--profile", str(Path("profiles/example.json").resolve())]
+
+
+def test_serving_a_profile_reports_its_organisation_hash_fiscal_start_and_locks_on_stderr(capsys) -> None:
+    from kpi_context.ontology.loader import load_catalog
+    from kpi_context.ontology.profile_loader import load_profile
+    from kpi_context.server.cli_serve import _report_profile
+    from tests.support.profiles import EXAMPLE
+
+    loaded = load_profile(EXAMPLE, load_catalog())
+    _report_profile(loaded)
+    captured = capsys.readouterr()
+    # stdout may be the stdio protocol stream: the line goes to stderr only.
+    assert captured.out == ""
+    # The example locks ACV, NRR and GRR for Acme, whose fiscal year opens in February (month 2).
+    assert f"profile 'acme' (Acme, {loaded.content_hash})" in captured.err
+    assert "fiscal year opens in month 2" in captured.err
+    assert (
+        "locked: sales.avg_contract_value, customers.net_revenue_retention, customers.gross_revenue_retention"
+        in captured.err
+    )
