@@ -140,7 +140,9 @@ class LedgerTrace(BaseModel):
     rejections: list[dict[str, object]] = Field(
         default_factory=list, description="The first few rejected rows with row number and reason."
     )
-    engine: Engine = Field(default=Engine.DUCKDB, description="The database that computed the value.")
+    # Required, with no default: results leave out fields at their default, and a trace handed back must read
+    # exactly as it was signed — a defaulted engine would be signed but not shown.
+    engine: Engine = Field(description="The database that computed the value.")
     contributing: dict[str, object] = Field(
         default_factory=dict,
         description="Counts of contributing accounts and contracts (ids only if the operator allows).",
