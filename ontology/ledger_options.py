@@ -42,7 +42,7 @@ class OptionKey(StrEnum):
     SHORT_TERMS = "short_terms"
     """Contracts (or contract years) shorter than a year: annualize up, or count at face value."""
     DAY_COUNT = "day_count"
-    """How partial periods are measured: 30-day months, actual/365, or actual/actual."""
+    """How partial periods are measured: 30-day months, actual/365, actual/actual, or over the valuation year."""
     DISCOUNTS = "discounts"
     """Net amounts (as billed) or list amounts (before discount)."""
     LIVE_BASIS = "live_basis"
@@ -83,6 +83,8 @@ class DayCount(StrEnum):
     """Actual days, each calendar year weighed by its own length (365 or 366)."""
     ACTUAL_365_NO_LEAP = "nl_365"
     """Actual days except 29 February, over a 365-day year: every year has the same 365 days."""
+    ACTUAL_AS_OF_YEAR = "as_of_year"
+    """Actual days over the length of the valuation day's year: 366 when that year is a leap year, else 365."""
 
 
 class Discounts(StrEnum):

@@ -110,7 +110,7 @@ GroupByArg = Annotated[
     Dimension | None,
     Field(
         description="With `ledger`: cut by a dimension ('segment', 'region'…): the total plus one value per member "
-        "in `groups`, rates and averages computed within each member."
+        "in `groups`, rates and averages within each member."
     ),
 ]
 WhereArg = Annotated[

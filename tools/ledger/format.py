@@ -96,7 +96,10 @@ def option_rule(key: OptionKey) -> str:
         case OptionKey.SHORT_TERMS:
             return "a term shorter than a year annualized up, or counted at face value (one-year minimum)"
         case OptionKey.DAY_COUNT:
-            return "how partial periods are measured: 30/360, actual/365, actual/actual, actual/365 without 29 February"
+            return (
+                "how partial periods are measured: 30/360, actual/365, actual/actual, actual/365 without 29 February, "
+                "or actual days over the valuation day's year"
+            )
         case OptionKey.DISCOUNTS:
             return "net amounts, list amounts, or list where discount_duration is finite and net otherwise"
         case OptionKey.LIVE_BASIS:

@@ -7,9 +7,10 @@ Exactness: DuckDB divides DECIMALs in floating point, so every division here goe
 `exact_div`, which divides scaled integers and keeps twelve decimal places (truncated toward
 zero). Amounts enter with six decimals; results are rounded once, to the cent, when bound.
 
-Day counts are integers over a fixed number of units per year — 360 (30-day months), 365, or
-365 × 366 (actual/actual, each day weighed by its year's length) — so a partial period is
-always `amount × units ÷ units`, one exact division.
+Day counts are integers over a number of units per year — 360 (30-day months), 365, or
+365 × 366 (actual/actual, each day weighed by its year's length), or under `as_of_year` the
+length of the valuation day's year, 365 or 366 — so a partial period is always
+`amount × units ÷ units`, one exact division.
 """
 
 from __future__ import annotations
@@ -34,16 +35,44 @@ SCALE = 12
 CHANGE_TYPES = "('expansion', 'contraction', 'cancellation')"
 
 
-def units_per_year(day_count: DayCount) -> int:
+def leap_year(year: str) -> str:
+    return f"(({year} % 4 = 0 AND {year} % 100 <> 0) OR {year} % 400 = 0)"
+
+
+def year_length(day: str) -> str:
+    """Days in the year of date `day`: 366 in a leap year, else 365."""
+    return f"(365 + CASE WHEN {leap_year(f'year({day})')} THEN 1 ELSE 0 END)"
+
+
+def units_per_year(day_count: DayCount, day: str) -> str:
+    """Day-count units in a year, for a valuation on `day`: a constant, save under `as_of_year`."""
     match day_count:
         case DayCount.BY_MONTH:
-            return 360
-        case DayCount.ACTUAL_365:
-            return 365
+            return "360"
+        case DayCount.ACTUAL_365 | DayCount.ACTUAL_365_NO_LEAP:
+            return "365"
         case DayCount.ACTUAL_ACTUAL:
-            return 365 * 366
-        case DayCount.ACTUAL_365_NO_LEAP:
-            return 365
+            return str(365 * 366)
+        case DayCount.ACTUAL_AS_OF_YEAR:
+            return year_length(day)
+
+
+def line_den(day_count: DayCount, day: str) -> str:
+    """A priced line's `den` for a valuation on `day`: under `as_of_year` a yearly or monthly line's is the day's year."""
+    match day_count:
+        case DayCount.ACTUAL_AS_OF_YEAR:
+            return f"(CASE WHEN per = 'term' THEN den ELSE {year_length(day)} END)"
+        case DayCount.BY_MONTH | DayCount.ACTUAL_365 | DayCount.ACTUAL_365_NO_LEAP | DayCount.ACTUAL_ACTUAL:
+            return "den"
+
+
+def line_rate(day_count: DayCount, day: str) -> str:
+    """A priced line's yearly rate on `day`: under `as_of_year` a term line's depends on the day's year."""
+    match day_count:
+        case DayCount.ACTUAL_AS_OF_YEAR:
+            return f"(CASE WHEN per = 'term' THEN {exact_div('num', year_length(day), 'den')} ELSE rate END)"
+        case DayCount.BY_MONTH | DayCount.ACTUAL_365 | DayCount.ACTUAL_365_NO_LEAP | DayCount.ACTUAL_ACTUAL:
+            return "rate"
 
 
 def included_charge_types(inclusion: RecurringInclusion) -> tuple[str, ...]:
@@ -67,14 +96,14 @@ def literal(day: date) -> str:
 def _leap_days_before(x: str) -> str:
     """Days falling in leap years from 0001-01-01 up to (not including) date `x`."""
     y = f"(year({x}) - 1)"
-    leap = f"((year({x}) % 4 = 0 AND year({x}) % 100 <> 0) OR year({x}) % 400 = 0)"
+    leap = leap_year(f"year({x})")
     return f"(366 * ({y} // 4 - {y} // 100 + {y} // 400) + CASE WHEN {leap} THEN dayofyear({x}) - 1 ELSE 0 END)"
 
 
 def _leap_days_counted_before(x: str) -> str:
     """29 Februaries from 0001-01-01 up to (not including) date `x`: leap years before x's, and x's own once past."""
     y = f"(year({x}) - 1)"
-    leap = f"((year({x}) % 4 = 0 AND year({x}) % 100 <> 0) OR year({x}) % 400 = 0)"
+    leap = leap_year(f"year({x})")
     return f"(({y} // 4 - {y} // 100 + {y} // 400) + CASE WHEN {leap} AND dayofyear({x}) > 60 THEN 1 ELSE 0 END)"
 
 
@@ -86,7 +115,8 @@ def units(a: str, b: str, day_count: DayCount) -> str:
             d1 = f"least(day({a}), 30)"
             d2 = f"(CASE WHEN day({b}) = 31 AND day({a}) >= 30 THEN 30 ELSE day({b}) END)"
             return f"(360 * (year({b}) - year({a})) + 30 * (month({b}) - month({a})) + {d2} - {d1})"
-        case DayCount.ACTUAL_365:
+        case DayCount.ACTUAL_365 | DayCount.ACTUAL_AS_OF_YEAR:
+            # Under as_of_year the days are plain days too: only the year they are measured against moves.
             return f"date_diff('day', {a}, {b})"
         case DayCount.ACTUAL_ACTUAL:
             # A day of a 365-day year weighs 366 units, a day of a leap year 365: a year is 365 × 366 either way.
@@ -100,10 +130,11 @@ def overlap(a: str, b: str, day_count: DayCount) -> str:
     return f"(CASE WHEN {b} > {a} THEN {units(a, b, day_count)} ELSE 0 END)"
 
 
-def exact_div(amount: str, factor: int, denominator: str) -> str:
+def exact_div(amount: str, factor: int | str, denominator: str) -> str:
     """amount × factor ÷ denominator as DECIMAL(38,12), truncated toward zero, by integer division.
 
-    `amount` has six decimals (DECIMAL(38,6)) and `denominator` is a positive integer. On integers,
+    `amount` has six decimals (DECIMAL(38,6)), `factor` is a positive integer (or an integer SQL
+    expression) and `denominator` is a positive integer. On integers,
     with n = amount × 10^6 × factor (exact: the whole and the fractional part of the amount are
     scaled separately) and d the denominator, the quotient at twelve decimals is
     trunc(n × 10^6 ÷ d) = trunc(n ÷ d) × 10^6 + trunc((n mod d) × 10^6 ÷ d): n × 10^6 is never formed,
@@ -162,7 +193,14 @@ def priced_sql(options: LedgerOptions, lines: str) -> str:
     stretch of its service; `rate` is that per year. Only the options of `priced_key` are read.
     """
     dc = options.day_count
-    per_year = units_per_year(dc)
+    match dc:
+        case DayCount.ACTUAL_AS_OF_YEAR:
+            # A year's units, and so a term line's yearly rate, are known only with the valuation day:
+            # `line_den` and `line_rate` supply them there. Yearly and monthly lines' rates do not move.
+            year_den, term_rate = "NULL", "NULL"
+        case DayCount.BY_MONTH | DayCount.ACTUAL_365 | DayCount.ACTUAL_365_NO_LEAP | DayCount.ACTUAL_ACTUAL:
+            per_year = units_per_year(dc, "")
+            year_den, term_rate = per_year, exact_div("num", per_year, "den")
     charge_types = ", ".join(f"'{c}'" for c in included_charge_types(options.recurring_inclusion))
     amount = _amount(options.discounts)
     match options.live_basis:
@@ -203,12 +241,12 @@ def priced_sql(options: LedgerOptions, lines: str) -> str:
             SELECT b.*,
                    is_change AND s > cs AND ex = cex AS coterm,
                    CASE per WHEN 'month' THEN amt * 12 ELSE amt END AS num,
-                   CASE per WHEN 'term' THEN {line_units} ELSE {per_year} END AS den
+                   CASE per WHEN 'term' THEN {line_units} ELSE {year_den} END AS den
             FROM b
         )
         SELECT n.*,
                CASE WHEN per = 'once' THEN NULL
-                    WHEN per = 'term' THEN {exact_div("num", per_year, "den")}
+                    WHEN per = 'term' THEN {term_rate}
                     ELSE {money("num")} END AS rate
         FROM n
     """
@@ -242,7 +280,7 @@ def _window(annualization: Annualization, day: str) -> tuple[str, str]:
             raise ValueError(f"{annualization.value} has no window")
 
 
-def _exit_rate_sql(day: str, *, live_only: bool, source: str, k: str, with_live: bool) -> str:
+def _exit_rate_sql(day: str, rate: str, *, live_only: bool, source: str, k: str, with_live: bool) -> str:
     """`contract_values_sql` at the exit rate: the yearly rate of each contract's lines in force on its last day.
 
     Like a run rate, but read at the end of the contract instead of on the day: a ramp counts at its final
@@ -250,10 +288,10 @@ def _exit_rate_sql(day: str, *, live_only: bool, source: str, k: str, with_live:
     (the same rule as the header-averaged windows). One-time lines have no rate.
     """
     final = f"(per <> 'once' AND s < cex AND ex >= cex AND (NOT is_change OR eff <= {day}))"
-    having = f"HAVING sum(CASE WHEN {in_force(day)} THEN rate ELSE 0 END) > 0" if live_only else ""
-    live = f", sum(CASE WHEN {in_force(day)} THEN rate ELSE 0 END) AS live_rate" if with_live else ""
+    having = f"HAVING sum(CASE WHEN {in_force(day)} THEN {rate} ELSE 0 END) > 0" if live_only else ""
+    live = f", sum(CASE WHEN {in_force(day)} THEN {rate} ELSE 0 END) AS live_rate" if with_live else ""
     return f"""
-        SELECT {k}contract_id, account_id, sum(CASE WHEN {final} THEN rate ELSE 0 END) AS value{live}
+        SELECT {k}contract_id, account_id, sum(CASE WHEN {final} THEN {rate} ELSE 0 END) AS value{live}
         FROM {source}
         WHERE {final} OR {in_force(day)}
         GROUP BY {k}contract_id, account_id {having}
@@ -279,23 +317,24 @@ def contract_values_sql(
     """
     d = day
     dc = options.day_count
-    per_year = units_per_year(dc)
+    per_year = units_per_year(dc, d)
+    rate = line_rate(dc, d)
     k = "".join(f"{key}, " for key in keys)
     # Every line in force on the day is among the selected lines below, so a contract's live run rate is
     # summed in the same pass as its value: no separate pass to find the live contracts.
     live_only_having = "HAVING sum(live_rate) > 0" if live_only else ""
     if options.annualization is Annualization.MRR_TIMES_12:
         # The run rate: what is in force on the day, a month's worth times twelve; one-time lines have none.
-        having = "HAVING sum(rate) > 0" if live_only else ""
-        live = ", sum(rate) AS live_rate" if with_live else ""
+        having = f"HAVING sum({rate}) > 0" if live_only else ""
+        live = f", sum({rate}) AS live_rate" if with_live else ""
         return f"""
-            SELECT {k}contract_id, account_id, sum(rate) AS value{live}
+            SELECT {k}contract_id, account_id, sum({rate}) AS value{live}
             FROM {source}
             WHERE {in_force(d)}
             GROUP BY {k}contract_id, account_id {having}
         """
     if options.annualization is Annualization.EXIT_RATE:
-        return _exit_rate_sql(d, live_only=live_only, source=source, k=k, with_live=with_live)
+        return _exit_rate_sql(d, rate, live_only=live_only, source=source, k=k, with_live=with_live)
     ws, wb = _window(options.annualization, d)
     line_dated = options.annualization is Annualization.CURRENT_CONTRACT_YEAR
     coterm_revenue = options.co_term is CoTerm.CHANGE_REVENUE
@@ -317,11 +356,16 @@ def contract_values_sql(
         recurring_part = f"CASE WHEN coterm AND NOT {coterm_revenue} THEN {spread} ELSE {scheduled} END"
         selected = f"(NOT is_change OR eff <= {d}) AND (per <> 'once' OR (s >= ws AND s < wb))"
         candidate = f"(NOT is_change OR eff <= {d})"
+    # A year's units in the division: a constant, or under as_of_year the valuation day's year, then
+    # a column `py` of the parts carried to the division (the day itself is not in the quotients).
+    py_column, py_key, year = "", "", per_year
+    if dc is DayCount.ACTUAL_AS_OF_YEAR:
+        py_column, py_key, year = f", {per_year} AS py", ", py", "py"
     match options.short_terms:
         case ShortTerms.ANNUALIZE:
             divisor = "wu"
         case ShortTerms.FACE_VALUE:
-            divisor = f"GREATEST(wu, {per_year})"
+            divisor = f"GREATEST(wu, {year})"
     live = ", sum(live_rate) AS live_rate" if with_live else ""
     return f"""
         WITH win AS (
@@ -336,23 +380,23 @@ def contract_values_sql(
         parts AS (
             SELECT {k}contract_id, account_id, ws, wb,
                    -- a one-time line is its amount, whatever the window: part = amount × per_year over den = per_year
-                   CASE WHEN per = 'once' THEN {per_year} ELSE den END AS den,
+                   CASE WHEN per = 'once' THEN {per_year} ELSE {line_den(dc, d)} END AS den,
                    CAST(CASE WHEN per = 'once' THEN amt * {per_year} ELSE {recurring_part} END AS DECIMAL(38,6)) AS part,
-                   CASE WHEN {in_force(d)} THEN rate ELSE 0 END AS live_rate
+                   CASE WHEN {in_force(d)} THEN {rate} ELSE 0 END AS live_rate{py_column}
             FROM win2
             WHERE {selected}
         ),
         grouped AS (
-            SELECT {k}contract_id, account_id, den, sum(part) AS part, sum(live_rate) AS live_rate,
+            SELECT {k}contract_id, account_id, den{py_key}, sum(part) AS part, sum(live_rate) AS live_rate,
                    GREATEST({units("ws", "wb", dc)}, 1) AS wu
-            FROM parts GROUP BY {k}contract_id, account_id, ws, wb, den
+            FROM parts GROUP BY {k}contract_id, account_id, ws, wb, den{py_key}
         ),
         quotients AS (
             -- each distinct division once: exact division is the costly step, and many contracts share one
-            SELECT part, den, wu, {exact_div("part", per_year, f"den * {divisor}")} AS quotient
-            FROM (SELECT DISTINCT part, den, wu FROM grouped) d
+            SELECT part, den, wu{py_key}, {exact_div("part", year, f"den * {divisor}")} AS quotient
+            FROM (SELECT DISTINCT part, den, wu{py_key} FROM grouped) d
         )
         SELECT {k}contract_id, account_id, sum(quotient) AS value{live}
-        FROM grouped JOIN quotients USING (part, den, wu)
+        FROM grouped JOIN quotients USING (part, den, wu{py_key})
         GROUP BY {k}contract_id, account_id {live_only_having}
     """

@@ -1,8 +1,9 @@
 """Every contract's value through time: the table each ledger measure reads, at one date or at many.
 
 A contract's value under a set of options (`sql.contract_values_sql`) is a function of the day it
-is taken on, and it only changes on a few days: when one of its lines takes effect or ends, and
-(for current-contract-year annualization) on an anniversary of its start. Between two such days
+is taken on, and it only changes on a few days: when one of its lines takes effect or ends,
+(for current-contract-year annualization) on an anniversary of its start, and (under the
+`as_of_year` day count) on 1 January, when the year's length may change. Between two such days
 it is constant. So the value is worked out once per contract and stretch — by the very same
 valuation, taken on the stretch's first day — and kept as rows
 
@@ -32,8 +33,17 @@ from kpi_context.ontology.ledger_options import (
     RenewalUplift,
     ShortTerms,
 )
-from kpi_context.tools.ledger.sql import contract_values_sql, exact_div, in_force, literal, priced_key, units_per_year
-from kpi_context.tools.ledger.validate import FIRST_YEAR
+from kpi_context.tools.ledger.sql import (
+    contract_values_sql,
+    exact_div,
+    in_force,
+    leap_year,
+    line_rate,
+    literal,
+    priced_key,
+    units_per_year,
+)
+from kpi_context.tools.ledger.validate import FIRST_YEAR, LAST_YEAR
 
 BEFORE_LEDGER = date(FIRST_YEAR - 1, 12, 31)
 """A day before every date a ledger row may carry: the valuation day of each contract's first stretch."""
@@ -71,6 +81,51 @@ def _anniversaries(line_dated: bool, priced: str) -> str:
         ) years"""
 
 
+def _new_years(options: LedgerOptions, priced: str) -> str:
+    """Each contract's 1 Januaries on which its value may change: only under `as_of_year`, where it reads the year's length.
+
+    Every 1 January from the year of the contract's first own date (first line, go-live or signature) to the
+    year after its last. Outside those years only the year's length still moves the value, so there only the
+    1 Januaries where that length changes count — and only where the value lasts: the run rate and the
+    current contract year read the lines in force, but a value known on a day (a window's, the exit rate's)
+    holds before and after the contract, over every year a ledger date may have. With annualized short
+    terms, a contract of yearly and monthly lines only is worth num × its days ÷ its window's days whatever
+    the year's length, so only contracts with term or one-time lines need any.
+    """
+    match options.day_count:
+        case DayCount.ACTUAL_AS_OF_YEAR:
+            pass
+        case DayCount.BY_MONTH | DayCount.ACTUAL_365 | DayCount.ACTUAL_365_NO_LEAP | DayCount.ACTUAL_ACTUAL:
+            return ""
+    match options.short_terms:
+        case ShortTerms.ANNUALIZE:
+            moved = "max(CASE WHEN per IN ('term', 'once') THEN 1 ELSE 0 END)"
+        case ShortTerms.FACE_VALUE:
+            moved = "1"  # a window shorter than 366 days is divided by at least the year's length
+    first = "year(least(min(s), min(eff), min(c_signed)))"
+    last = "year(greatest(max(ex), max(eff), max(c_signed))) + 1"
+    match options.annualization:
+        case Annualization.MRR_TIMES_12 | Annualization.CURRENT_CONTRACT_YEAR:
+            span = f"{first}, {last} + 1"
+        case (
+            Annualization.TCV_OVER_TERM_YEARS
+            | Annualization.FIRST_CONTRACT_YEAR
+            | Annualization.EXIT_RATE
+            | Annualization.ALREADY_ANNUAL
+            | Annualization.NOT_APPLICABLE
+        ):
+            span = f"{FIRST_YEAR}, {LAST_YEAR + 2}"
+    return f"""
+        UNION ALL
+        SELECT contract_id, make_date(y, 1, 1) FROM (
+            SELECT contract_id, {first} AS first_year, {last} AS last_year, {moved} AS moved,
+                   unnest(range({span})) AS y
+            FROM {priced} GROUP BY contract_id
+        ) years
+        -- the flag is a column, not a HAVING: Spark cannot filter an aggregate beside a generator
+        WHERE moved = 1 AND (y BETWEEN first_year AND last_year OR {leap_year("y")} <> {leap_year("(y - 1)")})"""
+
+
 def _live(full_discount: FullDiscount) -> tuple[str, str, str]:
     """(CTE, join, condition) deciding whether a contract is live on a stretch.
 
@@ -86,42 +141,59 @@ def _live(full_discount: FullDiscount) -> tuple[str, str, str]:
             return cte, "LEFT JOIN held h USING (contract_id, vf)", "(live_rate > 0 OR h.contract_id IS NOT NULL)"
 
 
-def _uplifts(renewal_uplift: RenewalUplift, priced: str) -> str:
+def _uplifts(options: LedgerOptions, priced: str) -> str:
     """Rows (UNION ALL) for the increase a renewal signed ahead brings, live from its signature to its start.
 
     A renewal contract (every line a renewal) signed before it starts adds, from signature to start, its run
     rate on its first day less the run rate of the account's lines it renews — those ending the day before it
     starts — when that is an increase. From its start the renewal's own value counts, as with the default.
-    A decrease is never counted early: known lower value is not deducted before it takes effect.
+    A decrease is never counted early: known lower value is not deducted before it takes effect. Under
+    `as_of_year` a term line's rate moves with the year's length, so the stretch is cut at each 1 January.
     """
-    match renewal_uplift:
+    match options.renewal_uplift:
         case RenewalUplift.AT_RENEWAL:
             return ""
         case RenewalUplift.WHEN_SIGNED:
-            return f"""
+            pass
+    heads = f"""
+                SELECT contract_id, account_id, min(cs) AS cs, min(c_signed) AS signed
+                FROM {priced} WHERE c_renewal GROUP BY contract_id, account_id"""
+    match options.day_count:
+        case DayCount.ACTUAL_AS_OF_YEAR:
+            spans = f"""
+            SELECT contract_id, account_id, cs, greatest(signed, make_date(y, 1, 1)) AS vf,
+                   least(cs, make_date(y + 1, 1, 1)) AS vt
+            FROM (
+                SELECT contract_id, account_id, cs, signed, unnest(range(year(signed), year(cs) + 1)) AS y
+                FROM ({heads}) h WHERE signed < cs
+            ) years"""
+        case DayCount.BY_MONTH | DayCount.ACTUAL_365 | DayCount.ACTUAL_365_NO_LEAP | DayCount.ACTUAL_ACTUAL:
+            spans = f"SELECT contract_id, account_id, cs, signed AS vf, cs AS vt FROM ({heads}) h WHERE signed < cs"
+    # Each line's rate as on the stretch's first day; the renewal's own lines in force on its first day, and
+    # the account's other lines ending the day before it starts (the ones it renews), in one pass.
+    rate = line_rate(options.day_count, "sp.vf")
+    return f"""
         UNION ALL
-        SELECT r.contract_id, r.account_id, r.signed AS vf, r.cs AS vt, r.rate - COALESCE(e.rate, 0) AS value,
-               TRUE AS live
+        SELECT contract_id, account_id, vf, vt, rate - renewed AS value, TRUE AS live
         FROM (
-            SELECT contract_id, account_id, min(cs) AS cs, min(c_signed) AS signed,
-                   sum(CASE WHEN per <> 'once' AND s <= cs AND cs < ex THEN rate ELSE 0 END) AS rate
-            FROM {priced} WHERE c_renewal GROUP BY contract_id, account_id
-        ) r
-        LEFT JOIN (
-            SELECT n.contract_id, sum(p.rate) AS rate
-            FROM (SELECT DISTINCT contract_id, account_id, cs FROM {priced} WHERE c_renewal) n
-            JOIN {priced} p ON p.account_id = n.account_id AND p.contract_id <> n.contract_id
-                 AND p.per <> 'once' AND p.s < n.cs AND p.ex = n.cs
-            GROUP BY n.contract_id
-        ) e ON e.contract_id = r.contract_id
-        WHERE r.signed < r.cs AND r.rate > COALESCE(e.rate, 0)"""
+            SELECT sp.contract_id, sp.account_id, sp.vf, sp.vt,
+                   sum(CASE WHEN p.contract_id = sp.contract_id AND p.per <> 'once' AND p.s <= sp.cs AND sp.cs < p.ex
+                            THEN {rate} ELSE 0 END) AS rate,
+                   sum(CASE WHEN p.contract_id <> sp.contract_id THEN {rate} ELSE 0 END) AS renewed
+            FROM ({spans}) sp
+            JOIN {priced} p ON p.account_id = sp.account_id AND (
+                p.contract_id = sp.contract_id OR (p.per <> 'once' AND p.s < sp.cs AND p.ex = sp.cs))
+            WHERE sp.vf < sp.vt
+            GROUP BY sp.contract_id, sp.account_id, sp.vf, sp.vt
+        ) u
+        WHERE rate > renewed"""
 
 
 def valued_sql(options: LedgerOptions, priced: str) -> str:
     """The rows of table `valued` (module docstring), from the table `priced` priced under the same options."""
     if not _run_rate_applies(options):
         return _general_sql(options, priced)
-    per_year = units_per_year(options.day_count)
+    per_year = units_per_year(options.day_count, "")  # a constant under the day counts of this path
     # A window [ws, wb) never shorter than one unit, except a single day from a 30th to a 31st under 30/360.
     # `cex` is one date per contract; max() reads it on every engine (PostgreSQL 15 has no any_value).
     short_window = "day(max(cex)) = 31" if options.day_count is DayCount.BY_MONTH else "false"
@@ -178,7 +250,7 @@ def _run_rate_applies(options: LedgerOptions) -> bool:
     go through the general path unchanged.
     """
     # Only under the day counts whose windows the argument above covers: under nl_365 a one-day window
-    # on 29 February is zero units too. The fast path reads neither held (fully discounted) lines nor
+    # on 29 February is zero units too, and under as_of_year a term line's rate moves every 1 January. The fast path reads neither held (fully discounted) lines nor
     # renewal uplifts, so those conventions take the general path.
     return (
         options.annualization is Annualization.CURRENT_CONTRACT_YEAR
@@ -200,7 +272,7 @@ def _general_sql(options: LedgerOptions, priced: str) -> str:
             SELECT contract_id, eff AS b FROM {priced}
             UNION ALL SELECT contract_id, ex FROM {priced}
             UNION ALL SELECT contract_id, {literal(BEFORE_LEDGER)} FROM {priced}
-            {_anniversaries(line_dated, priced)}
+            {_anniversaries(line_dated, priced)}{_new_years(options, priced)}
         ) days"""
     valuation = contract_values_sql(
         options, "vf", live_only=False, source="stretched", keys=("vf", "vt"), with_live=True
@@ -217,7 +289,7 @@ def _general_sql(options: LedgerOptions, priced: str) -> str:
         SELECT contract_id, account_id,
                CASE WHEN vf = {literal(BEFORE_LEDGER)} THEN DATE '-infinity' ELSE vf END AS vf, vt,
                value, {live} AS live
-        FROM ({valuation}) v {join}{_uplifts(options.renewal_uplift, priced)}
+        FROM ({valuation}) v {join}{_uplifts(options, priced)}
     """
 
 

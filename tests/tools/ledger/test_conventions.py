@@ -326,6 +326,71 @@ def test_a_term_starting_on_29_february_loses_that_day_without_leap_days(compute
     )
 
 
+def test_as_of_year_divides_a_term_by_the_length_of_the_valuation_days_year(compute, make_line):
+    # 18,300 for 1 Jan – 1 Jul 2024: 31 + 29 + 31 + 30 + 31 + 30 + 1 = 183 days. Valued on a 2024 day, a year
+    # is 366 days: 18,300 × 366 ÷ 183 = 36,600. Actual/365 gives 18,300 × 365 ÷ 183 = 36,500.
+    rows = [make_line(amount="18300", amount_period="term", start_date="2024-01-01", end_date="2024-07-01")]
+    day = date(2024, 3, 31)
+    assert compute("sales.arr", rows, as_of=day, basis={"day_count": "as_of_year"}).value == Decimal(36600)
+    assert compute("sales.arr", rows, as_of=day, basis={"day_count": "actual_365"}).value == Decimal(36500)
+
+
+def test_as_of_year_changes_a_contracts_value_on_1_january(compute, make_line):
+    # 36,500 for 1 Jul 2024 – 30 Jun 2025: 184 days in 2024 + 181 in 2025 = 365 days, one contract year.
+    # On 31 Dec 2024 a year is 366 days: 36,500 × 366 ÷ 365 = 36,600; on 1 Jan 2025 it is 365: 36,500.
+    rows = [make_line(amount="36500", amount_period="term", start_date="2024-07-01", end_date="2025-06-30")]
+    basis = {"day_count": "as_of_year"}
+    assert compute("sales.arr", rows, as_of=date(2024, 12, 31), basis=basis).value == Decimal(36600)
+    assert compute("sales.arr", rows, as_of=date(2025, 1, 1), basis=basis).value == Decimal(36500)
+    # Actual/365 counts 36,500 on both days.
+    assert compute("sales.arr", rows, as_of=date(2024, 12, 31), basis={"day_count": "actual_365"}).value == Decimal(
+        36500
+    )
+
+
+@pytest.mark.parametrize(
+    ("start", "end", "as_of", "expected"),
+    [
+        # A yearly 36,600 for 1 Jan – 1 Jul 2024 (183 days) counted at face value (one-year minimum): 183 of
+        # 2024's 366 days → 36,600 × 183 ÷ 366 = 18,300.
+        ("2024-01-01", "2024-07-01", date(2024, 3, 31), Decimal(18300)),
+        # The same 183 days in 2025 (1 Jan – 2 Jul: 31 + 28 + 31 + 30 + 31 + 30 + 2) are 183 of 365 days:
+        # 36,600 × 183 ÷ 365 = 18,350.136… → 18,350.14.
+        ("2025-01-01", "2025-07-02", date(2025, 3, 31), Decimal("18350.14")),
+    ],
+)
+def test_as_of_year_weighs_a_short_term_at_face_value_against_the_valuation_year(
+    compute, make_line, start, end, as_of, expected
+):
+    rows = [make_line(amount="36600", start_date=start, end_date=end, signed_date=start)]
+    basis = {"day_count": "as_of_year", "short_terms": "face_value"}
+    assert compute("sales.arr", rows, as_of=as_of, basis=basis).value == expected
+
+
+def test_as_of_year_moves_a_renewal_uplift_signed_ahead_on_1_january(compute, make_line):
+    # A1 pays a yearly 12,000 for 1 Mar 2024 – 28 Feb 2025 and on 15 Oct 2024 signs a renewal of 15,000 for the
+    # term 1 Mar 2025 – 28 Feb 2026 (365 days). Its increase counts from signature, at the renewal's yearly
+    # rate on the day: on 30 Nov 2024 15,000 × 366 ÷ 365 = 15,041.0958…, so CARR = 12,000 + 3,041.0958… =
+    # 15,041.10; on 15 Jan 2025 15,000 × 365 ÷ 365 = 15,000, so CARR = 12,000 + 3,000 = 15,000.
+    rows = [
+        make_line(start_date="2024-03-01", end_date="2025-02-28", signed_date="2024-03-01"),
+        make_line(
+            contract_id="C1r",
+            amount="15000",
+            amount_period="term",
+            change_type="renewal",
+            start_date="2025-03-01",
+            end_date="2026-02-28",
+            signed_date="2024-10-15",
+        ),
+    ]
+    basis = {"renewal_uplift": "when_signed", "day_count": "as_of_year"}
+    assert compute("sales.carr", rows, as_of=date(2024, 11, 30), basis=basis).value == Decimal("15041.10")
+    assert compute("sales.carr", rows, as_of=date(2025, 1, 15), basis=basis).value == Decimal(15000)
+    # From its start the renewal is its own value: 15,000 over a 2025 year of 365 days.
+    assert compute("sales.carr", rows, as_of=date(2025, 3, 1), basis=basis).value == Decimal(15000)
+
+
 # --- ramps at the exit rate ---------------------------------------------------------------------------
 
 

@@ -1,8 +1,8 @@
-"""The table of contract values through time under the conventions' valuations: exit rate and NL/365.
+"""The table of contract values through time under the conventions' valuations: exit rate, NL/365, as-of year.
 
 The same check as `test_valued.py` (the table against the valuation taken directly on each day), on the
 same ledgers, for the options that value contracts differently: a ramp read at its final step from any
-day, and day counts without 29 February.
+day, day counts without 29 February, and days over the valuation day's year (which moves every 1 January).
 """
 
 from __future__ import annotations
@@ -25,6 +25,11 @@ OPTIONS = [
     LedgerOptions(day_count="nl_365"),
     LedgerOptions(annualization="tcv_over_term_years", day_count="nl_365", co_term="change_revenue"),
     LedgerOptions(annualization="first_contract_year", day_count="nl_365", short_terms="face_value"),
+    LedgerOptions(day_count="as_of_year"),
+    LedgerOptions(annualization="mrr_times_12", day_count="as_of_year", churn_timing="cancellation_date"),
+    LedgerOptions(annualization="tcv_over_term_years", day_count="as_of_year", co_term="change_revenue"),
+    LedgerOptions(annualization="first_contract_year", day_count="as_of_year", short_terms="face_value"),
+    LedgerOptions(annualization="exit_rate", day_count="as_of_year", live_basis="signed"),
 ]
 
 
