@@ -80,6 +80,14 @@ def _reader(path: Path) -> str:
     return f"read_csv('{path}', header = true)"
 
 
+_UNITS_30_360 = (
+    "(360 * (year(end_date + 1) - year(start_date)) + 30 * (month(end_date + 1) - month(start_date)) "
+    "+ CASE WHEN day(end_date + 1) = 31 AND day(start_date) >= 30 THEN 30 ELSE day(end_date + 1) END "
+    "- least(day(start_date), 30))"
+)
+"""A term line's length in 30/360 units, as the engine's default day count; both floors use it."""
+
+
 def _floor_accounts(day: date) -> str:
     d = f"DATE '{day.isoformat()}'"
     return f"""
@@ -91,11 +99,7 @@ def _floor_accounts(day: date) -> str:
 
 def _floor_sql(relation: str, kpi: str) -> str:
     # 30/360 months for 'term' lines, as the engine's default day count.
-    units = (
-        "(360 * (year(end_date + 1) - year(start_date)) + 30 * (month(end_date + 1) - month(start_date)) "
-        "+ CASE WHEN day(end_date + 1) = 31 AND day(start_date) >= 30 THEN 30 ELSE day(end_date + 1) END "
-        "- least(day(start_date), 30))"
-    )
+    units = _UNITS_30_360
     base = f"""
         WITH l AS (
             SELECT contract_id, account_id, start_date, end_date, coalesce(go_live_date, start_date) AS eff,
@@ -156,22 +160,9 @@ _VALID = """
     AND year(start_date) BETWEEN 1900 AND 2199 AND year(end_date) BETWEEN 1900 AND 2199"""
 
 
-def _exact_accounts(day: date) -> str:
-    d = f"DATE '{day.isoformat()}'"
-    return f"""
-        SELECT account_id, sum(v) AS value FROM (
-            SELECT contract_id, account_id, sum(rate) AS v FROM l
-            WHERE eff <= {d} AND {d} <= end_date GROUP BY contract_id, account_id HAVING sum(rate) > 0
-        ) c GROUP BY account_id"""
-
-
 def _exact_sql(relation: str, kpi: str) -> str:
     """The floor made like for like: validated rows, exact DECIMAL, a term line's rate divided exactly."""
-    units = (
-        "(360 * (year(end_date + 1) - year(start_date)) + 30 * (month(end_date + 1) - month(start_date)) "
-        "+ CASE WHEN day(end_date + 1) = 31 AND day(start_date) >= 30 THEN 30 ELSE day(end_date + 1) END "
-        "- least(day(start_date), 30))"
-    )
+    units = _UNITS_30_360
     # amount × 360 ÷ units to twelve decimals, truncated, on integers: DuckDB divides DECIMAL in floating point.
     term = (
         f"CAST(CAST(CAST(amount * 1000000 AS HUGEINT) * 360000000 // greatest({units}, 1) AS DECIMAL(38,0)) "
@@ -187,13 +178,13 @@ def _exact_sql(relation: str, kpi: str) -> str:
         )"""
     match kpi:
         case "arr":
-            return f"{base} SELECT sum(value), NULL FROM ({_exact_accounts(AS_OF)}) a"
+            return f"{base} SELECT sum(value), NULL FROM ({_floor_accounts(AS_OF)}) a"
         case "nrr":
-            return f"""{base}, a AS ({_exact_accounts(NRR_OPEN)}), b AS ({_exact_accounts(AS_OF)})
+            return f"""{base}, a AS ({_floor_accounts(NRR_OPEN)}), b AS ({_floor_accounts(AS_OF)})
                 SELECT sum(coalesce(b.value, 0)), sum(a.value) FROM a LEFT JOIN b USING (account_id)"""
         case _:
             o = f"DATE '{BRIDGE_OPEN.isoformat()}'"
-            return f"""{base}, a AS ({_exact_accounts(BRIDGE_OPEN)}), b AS ({_exact_accounts(AS_OF)}),
+            return f"""{base}, a AS ({_floor_accounts(BRIDGE_OPEN)}), b AS ({_floor_accounts(AS_OF)}),
                 h AS (SELECT DISTINCT account_id FROM l WHERE rate > 0 AND eff <= {o})
                 SELECT sum(coalesce(b.value, 0)) - sum(coalesce(a.value, 0)),
                        sum(CASE WHEN a.account_id IS NULL AND h.account_id IS NULL THEN b.value END)
