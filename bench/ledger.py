@@ -97,6 +97,17 @@ def _floor_accounts(day: date) -> str:
         ) c GROUP BY account_id"""
 
 
+def _floor_bridge(base: str) -> str:
+    """Net new ARR and new-logo ARR over the bridge window, on the lines `l` that `base` defines (both floors)."""
+    o = f"DATE '{BRIDGE_OPEN.isoformat()}'"
+    return f"""{base}, a AS ({_floor_accounts(BRIDGE_OPEN)}), b AS ({_floor_accounts(AS_OF)}),
+        h AS (SELECT DISTINCT account_id FROM l WHERE rate > 0 AND eff <= {o})
+        SELECT sum(coalesce(b.value, 0)) - sum(coalesce(a.value, 0)),
+               sum(CASE WHEN a.account_id IS NULL AND h.account_id IS NULL THEN b.value END)
+        FROM a FULL OUTER JOIN b ON a.account_id = b.account_id
+        LEFT JOIN h ON h.account_id = coalesce(a.account_id, b.account_id)"""
+
+
 def _floor_sql(relation: str, kpi: str) -> str:
     # 30/360 months for 'term' lines, as the engine's default day count.
     units = _UNITS_30_360
@@ -115,13 +126,7 @@ def _floor_sql(relation: str, kpi: str) -> str:
             return f"""{base}, a AS ({_floor_accounts(NRR_OPEN)}), b AS ({_floor_accounts(AS_OF)})
                 SELECT 100 * sum(coalesce(b.value, 0)) / sum(a.value) FROM a LEFT JOIN b USING (account_id)"""
         case _:
-            o = f"DATE '{BRIDGE_OPEN.isoformat()}'"
-            return f"""{base}, a AS ({_floor_accounts(BRIDGE_OPEN)}), b AS ({_floor_accounts(AS_OF)}),
-                h AS (SELECT DISTINCT account_id FROM l WHERE rate > 0 AND eff <= {o})
-                SELECT sum(coalesce(b.value, 0)) - sum(coalesce(a.value, 0)),
-                       sum(CASE WHEN a.account_id IS NULL AND h.account_id IS NULL THEN b.value END)
-                FROM a FULL OUTER JOIN b ON a.account_id = b.account_id
-                LEFT JOIN h ON h.account_id = coalesce(a.account_id, b.account_id)"""
+            return _floor_bridge(base)
 
 
 _TYPED_COLUMNS = {
@@ -183,13 +188,7 @@ def _exact_sql(relation: str, kpi: str) -> str:
             return f"""{base}, a AS ({_floor_accounts(NRR_OPEN)}), b AS ({_floor_accounts(AS_OF)})
                 SELECT sum(coalesce(b.value, 0)), sum(a.value) FROM a LEFT JOIN b USING (account_id)"""
         case _:
-            o = f"DATE '{BRIDGE_OPEN.isoformat()}'"
-            return f"""{base}, a AS ({_floor_accounts(BRIDGE_OPEN)}), b AS ({_floor_accounts(AS_OF)}),
-                h AS (SELECT DISTINCT account_id FROM l WHERE rate > 0 AND eff <= {o})
-                SELECT sum(coalesce(b.value, 0)) - sum(coalesce(a.value, 0)),
-                       sum(CASE WHEN a.account_id IS NULL AND h.account_id IS NULL THEN b.value END)
-                FROM a FULL OUTER JOIN b ON a.account_id = b.account_id
-                LEFT JOIN h ON h.account_id = coalesce(a.account_id, b.account_id)"""
+            return _floor_bridge(base)
 
 
 def _exact_value(kpi: str, row: tuple[object, ...]) -> Decimal:
