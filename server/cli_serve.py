@@ -324,6 +324,9 @@ def _stdio_args(args: argparse.Namespace) -> list[str]:
     dimensions = [flag for name in args.dimension for flag in ("--dimension", name)]
     if args.profile is not None:  # carried with the dimension flags: both follow the data options
         dimensions += ["--profile", str(args.profile.resolve())]
+    # The password file's path, never its content: the launched server reads the file itself.
+    if args.pg_password_file is not None:
+        dimensions += ["--pg-password-file", str(args.pg_password_file.resolve())]
     if args.sample and args.data_dir is None:
         return ["--sample", *(f for spec in args.dataset for f in ("--dataset", spec)), *dimensions]
     if args.data_dir is None:

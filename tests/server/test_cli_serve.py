@@ -191,9 +191,31 @@ def test_the_stdio_configuration_names_the_profile_it_was_served_with() -> None:
     from kpi_context.server.cli_serve import _stdio_args
 
     args = argparse.Namespace(
-        sample=True, data_dir=None, dataset=[], dimension=[], profile=Path("profiles/example.json")
+        sample=True,
+        data_dir=None,
+        dataset=[],
+        dimension=[],
+        profile=Path("profiles/example.json"),
+        pg_password_file=None,
     )
     assert _stdio_args(args)[-2:] == ["--profile", str(Path("profiles/example.json").resolve())]
+
+
+def test_the_stdio_configuration_names_the_password_file_but_never_holds_the_password(tmp_path) -> None:
+    import argparse
+
+    from kpi_context.server.cli_serve import _stdio_args
+
+    secret = tmp_path / "pg-password"
+    secret.write_text("s3cret-pg\n", encoding="utf-8")
+    spec = "books=postgresql://kpi@127.0.0.1:5432/finance?table=contract_lines"
+    args = argparse.Namespace(
+        sample=False, data_dir=tmp_path, dataset=[spec], dimension=[], profile=None, pg_password_file=secret
+    )
+    found = _stdio_args(args)
+    # The launched server needs the same file to reach the same database: its absolute path follows the datasets.
+    assert found == ["--data-dir", str(tmp_path.resolve()), "--dataset", spec, "--pg-password-file", str(secret)]
+    assert "s3cret-pg" not in " ".join(found)
 
 
 def test_serving_a_profile_reports_its_organisation_hash_fiscal_start_and_locks_on_stderr(capsys) -> None:
