@@ -1,4 +1,4 @@
-"""Ledgers in PostgreSQL: dataset URLs, bad inputs refused with a code and the dataset's name, no credential echoed."""
+"""Ledgers in PostgreSQL and Spark: dataset URLs, bad inputs refused with a code and the dataset's name, no credential echoed."""
 
 from __future__ import annotations
 
@@ -201,3 +201,40 @@ def test_parquet_money_as_double_is_ledger_invalid_on_spark(ctx, tmp_path, spark
     refused = _refusal(ctx, _registry(tmp_path, f"spark://{spark}?path=doubles.parquet"))
     assert refused.code is ErrorCode.LEDGER_INVALID
     assert refused.detail.details["wrong_types"] == {"amount": "double"}
+
+
+def _spark_catalog_table(spark_master: str, tmp_path: Path, name: str, rows: list[dict[str, str]]) -> None:
+    """An external table of the Spark catalog over a Parquet file of `rows`, every column text."""
+    import duckdb
+
+    from kpi_context.tools.ledger.remote import spark_session
+
+    path = tmp_path / f"{name}.parquet"
+    columns = list(rows[0])
+    values = ", ".join("(" + ", ".join(f"'{r[c]}'" for c in columns) + ")" for r in rows)
+    duckdb.sql(f"COPY (SELECT * FROM (VALUES {values}) t({', '.join(columns)})) TO '{path}' (FORMAT parquet)")
+    # The catalog is the Spark context's, shared by every session the server opens on it.
+    spark_session(spark_master).sql(f"CREATE TABLE IF NOT EXISTS {name} USING parquet LOCATION '{path}'")
+
+
+def test_a_spark_catalog_table_is_computed_where_it_lives(ctx, tmp_path, spark):
+    rows = [
+        # 12,000 a year through 2026, and 1,000 a month from 2026-04-01 through 2026-12-31.
+        line(),
+        line(account_id="A2", contract_id="C2", amount="1000", amount_period="month", start_date="2026-04-01"),
+        # Rejected (a contraction must be negative): read, counted, never used.
+        line(account_id="A3", contract_id="C3", amount="500", change_type="contraction"),
+    ]
+    _spark_catalog_table(spark, tmp_path, "books_catalog", rows)
+    registry = _registry(tmp_path, f"spark://{spark}?table=default.books_catalog")
+    value = compute_from_ledger(ctx, "sales.arr", "crm", datasets=registry, as_of=date(2026, 6, 30))
+    # ARR on 2026-06-30: 12,000 (A1) + 1,000 × 12 (A2) = 24,000.
+    assert value.value == Decimal("24000")
+    assert value.ledger is not None and value.ledger.engine is Engine.SPARK
+    assert (value.ledger.rows_read, value.ledger.rows_used, value.ledger.rows_rejected) == (3, 2, 1)
+
+
+def test_a_spark_catalog_table_that_does_not_exist_is_dataset_unavailable(ctx, tmp_path, spark):
+    refused = _refusal(ctx, _registry(tmp_path, f"spark://{spark}?table=default.no_such_books"))
+    assert refused.code is ErrorCode.DATASET_UNAVAILABLE
+    assert "'crm'" in refused.detail.message and "no_such_books" in refused.detail.message
