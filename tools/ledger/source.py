@@ -26,6 +26,7 @@ from typing import Any
 from kpi_context.tools.errors import ErrorCode, KpiError
 from kpi_context.tools.ledger.remote import WarehouseTable, parse_warehouse
 from kpi_context.tools.ledger.store import LedgerStore
+from kpi_context.tools.values import Engine
 
 MAX_LEDGER_NAME = 200
 """Characters in a dataset name or path given in a call: more is never a real name, and the OS refuses it."""
@@ -294,6 +295,7 @@ class DatasetRegistry:
             else:
                 path = Path(raw_path.strip()).absolute()
                 found[name] = _parquet_set(root, name, path) or cls._locate(root, name, path)
+        _one_spark_master(found)
         return cls(root, MappingProxyType(found), dimensions=declared)
 
     @staticmethod
@@ -335,6 +337,26 @@ class DatasetRegistry:
                 details={"datasets": sorted(self.datasets)},
             )
         return self._locate(self.data_dir, reference, Path(reference))
+
+
+def _one_spark_master(found: Mapping[str, Dataset | WarehouseTable]) -> None:
+    """Refuse Spark datasets on different masters: a process holds one Spark context, bound to one master.
+
+    Spark would hand a second master's datasets the first context without a word, so a dataset meant
+    for a cluster would be computed on this machine instead.
+    """
+    masters: dict[str, str] = {}
+    for name, dataset in found.items():
+        if isinstance(dataset, WarehouseTable) and dataset.engine is Engine.SPARK:
+            masters.setdefault(dataset.location, name)
+    if len(masters) > 1:
+        named = ", ".join(f"{name!r} on {master}" for master, name in masters.items())
+        raise KpiError(
+            ErrorCode.INVALID_ARGUMENT,
+            f"Spark datasets name different masters ({named}); one server runs one Spark context: "
+            "give every spark:// dataset the same master",
+            field="dataset",
+        )
 
 
 @dataclass(frozen=True)

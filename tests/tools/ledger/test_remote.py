@@ -238,3 +238,23 @@ def test_a_spark_catalog_table_that_does_not_exist_is_dataset_unavailable(ctx, t
     refused = _refusal(ctx, _registry(tmp_path, f"spark://{spark}?table=default.no_such_books"))
     assert refused.code is ErrorCode.DATASET_UNAVAILABLE
     assert "'crm'" in refused.detail.message and "no_such_books" in refused.detail.message
+
+
+def test_spark_datasets_on_two_masters_are_refused_at_start(tmp_path):
+    # One process holds one Spark context: the second master's dataset would silently run on the first.
+    with pytest.raises(KpiError) as refused:
+        DatasetRegistry.from_cli(
+            tmp_path,
+            ["lake=spark://local[2]?path=lake.parquet", "cluster=spark://10.0.0.5:7077?table=books"],
+        )
+    assert refused.value.code is ErrorCode.INVALID_ARGUMENT
+    assert refused.value.detail.field == "dataset"
+    assert "'lake' on local[2]" in refused.value.detail.message
+    assert "'cluster' on spark://10.0.0.5:7077" in refused.value.detail.message
+
+
+def test_spark_datasets_on_one_master_are_accepted(tmp_path):
+    registry = DatasetRegistry.from_cli(
+        tmp_path, ["lake=spark://local[2]?path=lake.parquet", "books=spark://local[2]?table=books"]
+    )
+    assert sorted(registry.datasets) == ["books", "lake"]
