@@ -3,6 +3,11 @@
 from __future__ import annotations
 
 import csv
+import os
+import subprocess
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import date
 from decimal import Decimal
 from pathlib import Path
@@ -15,7 +20,7 @@ from kpi_context.tools.ledger.engine import compute_from_ledger
 from kpi_context.tools.ledger.remote import WarehouseTable, parse_warehouse
 from kpi_context.tools.ledger.source import DatasetRegistry
 from kpi_context.tools.values import Engine
-from tests.support.engines import free_port
+from tests.support.engines import free_port, spark_available
 from tests.support.ledgers import line
 
 SECRET = "s3cret-Passw0rd-never-shown"
@@ -258,3 +263,82 @@ def test_spark_datasets_on_one_master_are_accepted(tmp_path):
         tmp_path, ["lake=spark://local[2]?path=lake.parquet", "books=spark://local[2]?table=books"]
     )
     assert sorted(registry.datasets) == ["books", "lake"]
+
+
+@contextmanager
+def _standalone_spark(work: Path) -> Iterator[str]:
+    """A Spark standalone master and one worker on 127.0.0.1 (the scripts pyspark ships), stopped after.
+
+    Returns HOST:PORT of the master. The worker keeps its files under `work`, not in the installed package.
+    """
+    spark_available()
+    import pyspark
+
+    home = Path(pyspark.__file__).parent
+    env = {**os.environ, "SPARK_HOME": str(home), "SPARK_LOCAL_IP": "127.0.0.1", "SPARK_WORKER_DIR": str(work)}
+    port = free_port()
+    daemons = []
+    try:
+        for role, extra in (
+            ("master.Master", ["--port", str(port)]),
+            ("worker.Worker", [f"spark://127.0.0.1:{port}", "--cores", "1", "--memory", "1g"]),
+        ):
+            log = (work / f"{role}.log").open("wb")
+            command = [str(home / "bin" / "spark-class"), f"org.apache.spark.deploy.{role}", "--host", "127.0.0.1"]
+            command += ["--webui-port", str(free_port()), *extra]
+            daemons.append(subprocess.Popen(command, env=env, stdout=log, stderr=subprocess.STDOUT))
+            registered = "I have been elected leader" if role == "master.Master" else "Successfully registered"
+            deadline = time.monotonic() + 90
+            while registered not in (work / f"{role}.log").read_text(errors="replace"):
+                if time.monotonic() > deadline or daemons[-1].poll() is not None:
+                    pytest.fail(f"the Spark {role} did not start: {(work / f'{role}.log').read_text()[-2000:]}")
+                time.sleep(0.5)
+        yield f"127.0.0.1:{port}"
+    finally:
+        for daemon in reversed(daemons):
+            daemon.terminate()
+            try:
+                daemon.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                daemon.kill()
+
+
+@pytest.mark.engine_matrix
+async def test_a_server_computes_on_a_standalone_spark_cluster(tmp_path):
+    """The server process drives a standalone master (its executors run in the worker, not in the server)."""
+    from mcp import Client
+    from mcp.client.stdio import StdioServerParameters
+
+    from tests.support.results import call
+    from tests.support.servers import CLI, SECRET
+
+    rows = [
+        line(),
+        line(account_id="A2", contract_id="C2", amount="1000", amount_period="month", start_date="2026-04-01"),
+    ]
+    columns = list(rows[0])
+    values = ", ".join("(" + ", ".join(f"'{r[c]}'" for c in columns) + ")" for r in rows)
+    import duckdb
+
+    duckdb.sql(
+        f"COPY (SELECT * FROM (VALUES {values}) t({', '.join(columns)})) TO '{tmp_path / 'books.parquet'}' "
+        "(FORMAT parquet)"
+    )
+    work = tmp_path / "spark"
+    work.mkdir()
+    with _standalone_spark(work) as master:
+        dataset = f"books=spark://{master}?path=books.parquet"
+        params = StdioServerParameters(
+            command=CLI,
+            args=["serve", "--data-dir", str(tmp_path), "--dataset", dataset],
+            env={**os.environ, "KPI_CONTEXT_SECRET": SECRET, "SPARK_LOCAL_IP": "127.0.0.1"},
+        )
+        arguments = {"kpi": "sales.arr", "ledger": "books", "as_of": "2026-06-30"}
+        is_error, payload, _ = await call(lambda: Client(params), "compute_kpi", arguments)
+        applications = [p.name for p in work.iterdir() if p.name.startswith("app-")]
+    assert not is_error, payload
+    # ARR on 2026-06-30: 12,000 (A1) + 1,000 × 12 (A2) = 24,000, computed by the cluster's executor.
+    assert Decimal(str(payload["value"])) == Decimal("24000")
+    assert payload["ledger"]["engine"] == "spark"
+    # The worker ran the server's application: the computation left the server's process.
+    assert len(applications) == 1
