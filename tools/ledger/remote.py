@@ -3,7 +3,8 @@
 A session runs each ledger statement, written in DuckDB's dialect, as the engine's own SQL
 (`dialect.py`); only results come back — counts, sums and a few ids — never the ledger. The
 checked table, the priced lines and the contract values are temporary tables of the session
-(PostgreSQL) or cached temporary views of a session of its own (Spark), dropped when the call ends.
+(PostgreSQL) or checkpointed temporary views of a session of its own (Spark), dropped when the call
+ends — except for a Spark dataset given by a local Parquet path, which `spark_cache` keeps warm.
 
 Credentials: a PostgreSQL password comes from PGPASSWORD or the operator's password file, never
 from the dataset's URL (refused), and no message, listing or result repeats the connection
