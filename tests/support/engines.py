@@ -19,8 +19,11 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
+
+from kpi_context.tools.values import BoundValue
 
 PG_USER = "kpi_pg_test"
 """The system user the test server runs as when the tests run as root."""
@@ -152,3 +155,16 @@ def spark_available() -> None:
 
     if importlib.util.find_spec("pyspark") is None:
         unavailable("pyspark is not installed (the 'spark' extra)")
+
+
+def essentials(value: BoundValue) -> dict[str, Any]:
+    """What must agree across engines: everything but the engine, the dataset's name and the signature."""
+    assert value.ledger is not None
+    trace = value.ledger.model_dump(exclude={"engine", "dataset"})
+    return {
+        "value": value.value,
+        "undefined": value.undefined_reason,
+        "components": [(c.name, c.value) for c in value.components],
+        "ledger": trace,
+        "warnings": list(value.warnings),
+    }

@@ -3,7 +3,8 @@
 A session runs each ledger statement, written in DuckDB's dialect, as the engine's own SQL
 (`dialect.py`); only results come back — counts, sums and a few ids — never the ledger. The
 checked table, the priced lines and the contract values are temporary tables of the session
-(PostgreSQL) or cached temporary views of a session of its own (Spark), dropped when the call ends.
+(PostgreSQL) or checkpointed temporary views of a session of its own (Spark), dropped when the call
+ends — except for a Spark dataset given by a local Parquet path, which `spark_cache` keeps warm.
 
 Credentials: a PostgreSQL password comes from PGPASSWORD or the operator's password file, never
 from the dataset's URL (refused), and no message, listing or result repeats the connection
@@ -29,6 +30,7 @@ SOURCE_VIEW = "kpi_ledger_source"
 """The name a Spark session gives the dataset's rows (a Parquet path, or the catalog table)."""
 
 _TEMP_TABLE = re.compile(r"\s*CREATE\s+TEMP\s+TABLE\s+(\w+)\s+AS\s+(.*)", re.DOTALL | re.IGNORECASE)
+_TEMP_VIEW = re.compile(r"\s*CREATE\s+TEMP\s+VIEW\s+(\w+)\s", re.IGNORECASE)
 _IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_$]{0,62}")
 
 
@@ -264,21 +266,30 @@ def spark_session(master: str, config: Mapping[str, str] | None = None) -> Any:
 
 
 class SparkSession:
-    """A session of its own per call (temporary views are per session), on the process's Spark context."""
+    """A session of its own (temporary views are per session), on the process's Spark context.
+
+    For one call, or held warm across calls by `spark_cache`: the temporary tables and views a call
+    creates are its own and go when it ends (`end_call`), except those `keep` hands to the caller.
+    """
 
     def __init__(self, table: WarehouseTable, data_dir: Path | None) -> None:
         from pyspark.errors import PySparkException
 
         self._errors = PySparkException
         self.name = table.name
-        self.cached: list[Any] = []
+        self.created: dict[str, Any] = {}
+        """Temporary tables of the current call: name → its checkpointed frame."""
+        self.views: list[str] = []
+        """Temporary views of the current call."""
+        self.checkpoints = 0
+        """Temporary tables computed over the session's life: what a warm call should not repeat."""
         try:
             self.spark = spark_session(table.location).newSession()
         except (PySparkException, RuntimeError, OSError):
             raise self.unavailable("the Spark session could not be started (is Java installed?)") from None
         try:
             if table.path is not None:
-                frame = self.spark.read.parquet(_spark_path(table, data_dir))
+                frame = self.spark.read.parquet(spark_path(table, data_dir))
             else:
                 assert table.table is not None
                 frame = self.spark.table(table.table)
@@ -302,22 +313,45 @@ class SparkSession:
                 name, body = created.groups()
                 frame = self.spark.sql(transpile(body, Engine.SPARK)).localCheckpoint(eager=True)
                 frame.createOrReplaceTempView(name)
-                self.cached.append(frame)
+                self.created[name] = frame
+                self.checkpoints += 1
                 return _Fetched([])
-            return _Fetched([tuple(r) for r in self.spark.sql(transpile(query, Engine.SPARK)).collect()])
+            rows = [tuple(r) for r in self.spark.sql(transpile(query, Engine.SPARK)).collect()]
         except self._errors as exc:
             condition = str(exc.getCondition() or "")
             if "OVERFLOW" in condition or "OUT_OF_RANGE" in condition:
                 raise _out_of_range(self.name) from None
             raise _engine_error(self.name, condition or type(exc).__name__) from None
+        view = _TEMP_VIEW.match(query)
+        if view is not None:
+            self.views.append(view.group(1))
+        return _Fetched(rows)
+
+    def keep(self, name: str) -> Any:
+        """Temporary table `name` of this call, handed over: it outlives the call until `release`d."""
+        return self.created.pop(name)
+
+    def release(self, name: str, frame: Any) -> None:
+        """A kept table gone: its view dropped, its rows freed."""
+        with suppress(self._errors):
+            self.spark.catalog.dropTempView(name)
+        with suppress(self._errors):
+            frame.unpersist()
+
+    def end_call(self) -> None:
+        """The call's own views and tables dropped, so that the next call on the session starts clean."""
+        for name in self.views:
+            with suppress(self._errors):
+                self.spark.catalog.dropTempView(name)
+        for name, frame in self.created.items():
+            self.release(name, frame)
+        self.views, self.created = [], {}
 
     def close(self) -> None:
-        for frame in self.cached:
-            with suppress(self._errors):
-                frame.unpersist()
+        self.end_call()
 
 
-def _spark_path(table: WarehouseTable, data_dir: Path | None) -> str:
+def spark_path(table: WarehouseTable, data_dir: Path | None) -> str:
     """A local Parquet path must lie inside the data directory, as every file dataset does."""
     assert table.path is not None
     if "://" in table.path:

@@ -28,7 +28,7 @@ from typing import cast
 import duckdb
 
 from kpi_context.tools.errors import ErrorCode, KpiError
-from kpi_context.tools.ledger import remote
+from kpi_context.tools.ledger import remote, spark_cache
 from kpi_context.tools.ledger.parquet_sets import set_reader
 from kpi_context.tools.ledger.source import (
     BUILTIN_DIMENSIONS,
@@ -468,34 +468,51 @@ def open_ledger(
 def _opened_remotely(
     source: LedgerSource, table: remote.WarehouseTable, requested_currency: str | None, data_dir: Path | None
 ) -> Iterator[OpenLedger]:
-    """The checks and every derived table run in the engine's session: only counts and results come back."""
+    """The checks and every derived table run in the engine's session: only counts and results come back.
+
+    A Spark dataset given by a local Parquet path stays warm between calls (`spark_cache`); any other
+    table is checked afresh on every call, in a session of the call.
+    """
+    check = functools.partial(_check_remotely, source, table)
+    if table.engine is Engine.SPARK and table.path is not None and "://" not in table.path:
+        with spark_cache.DATASETS.call(table, data_dir, source.dimensions, check) as warm:
+            session = cast(duckdb.DuckDBPyConnection, warm.session)
+            opened = _open(session, source, warm.checked, requested_currency, warm.derive)
+            yield dataclasses.replace(opened, engine=table.engine)
+        return
     with remote.session_for(table, data_dir) as engine_session:
+        work = itertools.count(1)
         # The ledger SQL asks of a connection only execute(statement).fetchall(), which a session provides (in
         # the engine's dialect): it stands in for the DuckDB cursor the modules are written against.
         session = cast(duckdb.DuckDBPyConnection, engine_session)
-        used = (*_READ_COLUMNS, *source.dimensions)
-        reader, present = remote.source_relation(engine_session, table, used)
-        missing = [c for c in REQUIRED_COLUMNS if c not in present]
-        if missing:
-            raise KpiError(
-                ErrorCode.LEDGER_INVALID,
-                f"dataset {table.name!r} has no column {', '.join(missing)}; required columns are "
-                f"{', '.join(REQUIRED_COLUMNS)}",
-                field="ledger",
-                details={"missing_columns": missing, "required_columns": list(REQUIRED_COLUMNS)},
-            )
-        session.execute(
-            f"CREATE TEMP TABLE checked AS {_checked_sql(reader, present, source.dimensions, numbered=True)}"
-        )
-        work = itertools.count(1)
 
         def build_here(_key: Hashable, build: Builder) -> str:
             name = f"work_{next(work)}"
             build(session, f"TEMP TABLE {name}")
             return name
 
-        opened = _open(session, source, _summary(session, "checked"), requested_currency, build_here)
+        opened = _open(session, source, check(engine_session), requested_currency, build_here)
         yield dataclasses.replace(opened, engine=table.engine)
+
+
+def _check_remotely(
+    source: LedgerSource, table: remote.WarehouseTable, engine_session: remote.PostgresSession | remote.SparkSession
+) -> CheckedTable:
+    """The source rows checked into the session's temporary table `checked`; a missing column is refused."""
+    session = cast(duckdb.DuckDBPyConnection, engine_session)
+    used = (*_READ_COLUMNS, *source.dimensions)
+    reader, present = remote.source_relation(engine_session, table, used)
+    missing = [c for c in REQUIRED_COLUMNS if c not in present]
+    if missing:
+        raise KpiError(
+            ErrorCode.LEDGER_INVALID,
+            f"dataset {table.name!r} has no column {', '.join(missing)}; required columns are "
+            f"{', '.join(REQUIRED_COLUMNS)}",
+            field="ledger",
+            details={"missing_columns": missing, "required_columns": list(REQUIRED_COLUMNS)},
+        )
+    session.execute(f"CREATE TEMP TABLE checked AS {_checked_sql(reader, present, source.dimensions, numbered=True)}")
+    return _summary(session, "checked")
 
 
 def _members(dimensions: tuple[str, ...]) -> str:
