@@ -37,7 +37,7 @@ from typing import Any, cast
 import duckdb
 
 from kpi_context.tools.ledger.remote import SparkSession, WarehouseTable, spark_path
-from kpi_context.tools.ledger.store import RACY_NS, Builder, CheckedTable
+from kpi_context.tools.ledger.store import RACY_NS, Builder, CacheStats, CheckedTable
 
 WARM_DATASETS = 4
 """Datasets kept warm at once, least recently used out first. Each holds a Spark session and its checked
@@ -74,22 +74,6 @@ class WarmKey:
     dimensions: tuple[str, ...]
     """The dimension columns kept in the checked table: other dimensions, another table."""
     files: tuple[FileStamp, ...]
-
-
-@dataclass(frozen=True)
-class WarmStats:
-    loads: int
-    """Datasets read and checked into a warm session."""
-    hits: int
-    """Calls served by a warm checked table."""
-    derivations: int
-    """Derived tables built and kept."""
-    derived_hits: int
-    """Derived tables served warm."""
-    evictions: int
-    """Datasets and derived tables dropped: least recently used beyond a bound, or an older file set."""
-    cached: int
-    """Datasets warm now."""
 
 
 def file_set(path: Path) -> tuple[FileStamp, ...]:
@@ -175,9 +159,9 @@ class WarmDatasets:
         self._loads = self._hits = self._derivations = self._derived_hits = self._evictions = 0
 
     @property
-    def stats(self) -> WarmStats:
+    def stats(self) -> CacheStats:
         with self._lock:
-            return WarmStats(
+            return CacheStats(
                 self._loads, self._hits, self._derivations, self._derived_hits, self._evictions, len(self._entries)
             )
 

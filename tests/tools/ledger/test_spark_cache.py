@@ -21,7 +21,8 @@ from kpi_context.tools.errors import ErrorCode, KpiError
 from kpi_context.tools.ledger import remote, spark_cache
 from kpi_context.tools.ledger.engine import compute_from_ledger
 from kpi_context.tools.ledger.source import DatasetRegistry
-from kpi_context.tools.ledger.spark_cache import WarmDatasets, WarmStats
+from kpi_context.tools.ledger.spark_cache import WarmDatasets
+from kpi_context.tools.ledger.store import CacheStats
 from kpi_context.tools.values import Engine
 from tests.support.engines import essentials
 from tests.support.ledgers import fiscal_ledger, line
@@ -91,7 +92,7 @@ def test_a_second_call_on_an_unchanged_parquet_dataset_reads_and_computes_nothin
     assert (spark_work["sessions"], spark_work["tables"]) == (1, 4)
     assert first.value == second.value == Decimal(12000)
     assert second.ledger is not None and second.ledger.engine is Engine.SPARK
-    assert warm.stats == WarmStats(loads=1, hits=1, derivations=3, derived_hits=3, evictions=0, cached=1)
+    assert warm.stats == CacheStats(loads=1, hits=1, derivations=3, derived_hits=3, evictions=0, cached=1)
 
 
 def test_a_rewritten_file_is_read_anew_and_gives_the_new_value(ctx, tmp_path, spark, warm, spark_work):
@@ -132,7 +133,7 @@ def test_other_options_reuse_the_checked_and_priced_tables_but_value_contracts_a
     assert spark_work["sessions"] == 1
     # 4 tables the first time, then valued and live_accounts: 6.
     assert spark_work["tables"] == 6
-    assert warm.stats == WarmStats(loads=1, hits=1, derivations=5, derived_hits=1, evictions=0, cached=1)
+    assert warm.stats == CacheStats(loads=1, hits=1, derivations=5, derived_hits=1, evictions=0, cached=1)
 
 
 def test_a_warm_call_and_a_fresh_call_give_the_same_result(ctx, tmp_path, spark, warm):
