@@ -23,6 +23,7 @@ PostgreSQL backend serving the calls, and the Spark JVM (driver and executors in
 from __future__ import annotations
 
 import argparse
+import signal
 import subprocess
 import sys
 import tempfile
@@ -120,6 +121,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--repeat", type=int, default=2, help="calls per KPI on PostgreSQL and Spark (best kept)")
     parser.add_argument("--engines", nargs="+", default=[e.value for e in Engine], choices=[e.value for e in Engine])
     args = parser.parse_args(argv)
+    # A bench stopped with SIGTERM (a timeout, `kill`) still stops its PostgreSQL server and removes its files:
+    # the signal becomes an exit, so the `with` blocks below unwind.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     engines = [Engine(e) for e in args.engines]
     context = ToolContext.create(load_catalog())
     seconds: dict[tuple[str, str], float] = {}
