@@ -208,16 +208,21 @@ def test_parquet_money_as_double_is_ledger_invalid_on_spark(ctx, tmp_path, spark
     assert refused.detail.details["wrong_types"] == {"amount": "double"}
 
 
-def _spark_catalog_table(spark_master: str, tmp_path: Path, name: str, rows: list[dict[str, str]]) -> None:
-    """An external table of the Spark catalog over a Parquet file of `rows`, every column text."""
+def _text_parquet(path: Path, rows: list[dict[str, str]]) -> Path:
+    """A Parquet file of `rows` at `path`, every column text (as a CSV is read)."""
     import duckdb
 
-    from kpi_context.tools.ledger.remote import spark_session
-
-    path = tmp_path / f"{name}.parquet"
     columns = list(rows[0])
     values = ", ".join("(" + ", ".join(f"'{r[c]}'" for c in columns) + ")" for r in rows)
     duckdb.sql(f"COPY (SELECT * FROM (VALUES {values}) t({', '.join(columns)})) TO '{path}' (FORMAT parquet)")
+    return path
+
+
+def _spark_catalog_table(spark_master: str, tmp_path: Path, name: str, rows: list[dict[str, str]]) -> None:
+    """An external table of the Spark catalog over a Parquet file of `rows`, every column text."""
+    from kpi_context.tools.ledger.remote import spark_session
+
+    path = _text_parquet(tmp_path / f"{name}.parquet", rows)
     # The catalog is the Spark context's, shared by every session the server opens on it.
     spark_session(spark_master).sql(f"CREATE TABLE IF NOT EXISTS {name} USING parquet LOCATION '{path}'")
 
@@ -316,14 +321,7 @@ async def test_a_server_computes_on_a_standalone_spark_cluster(tmp_path):
         line(),
         line(account_id="A2", contract_id="C2", amount="1000", amount_period="month", start_date="2026-04-01"),
     ]
-    columns = list(rows[0])
-    values = ", ".join("(" + ", ".join(f"'{r[c]}'" for c in columns) + ")" for r in rows)
-    import duckdb
-
-    duckdb.sql(
-        f"COPY (SELECT * FROM (VALUES {values}) t({', '.join(columns)})) TO '{tmp_path / 'books.parquet'}' "
-        "(FORMAT parquet)"
-    )
+    _text_parquet(tmp_path / "books.parquet", rows)
     work = tmp_path / "spark"
     work.mkdir()
     with _standalone_spark(work) as master:
